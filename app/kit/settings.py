@@ -1,0 +1,37 @@
+"""Service settings, read from ``MEDSETTLE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDSETTLE_", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    #: A PostgreSQL URL (``postgresql://`` or ``postgresql+asyncpg://``). When unset,
+    #: ``medsettle serve`` starts an embedded PostgreSQL in ``data_dir``.
+    database_url: str | None = None
+    data_dir: Path = Path("./.medsettle")
+    bootstrap_admin_key: SecretStr | None = None
+    e_voucher_ttl_seconds: int = Field(default=300, gt=0)
+    log_level: str = "INFO"
+    #: Log as JSON lines (default) or as human-readable console lines.
+    log_json: bool = True
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    #: Start the LISTEN task that invalidates reference-data caches across processes.
+    reference_listener: bool = True
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_database(self) -> "Settings":
+        if self.env == "production" and not self.database_url:
+            raise ValueError(
+                "MEDSETTLE_DATABASE_URL must be set when MEDSETTLE_ENV=production "
+                "(the embedded PostgreSQL is for development and demos)"
+            )
+        return self
