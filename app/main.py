@@ -1,0 +1,150 @@
+"""The application factory: ``create_app(settings=None) -> FastAPI``.
+
+uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
+
+from app.kit import metrics
+from app.kit.auth import ensure_admin_key
+from app.kit.cache import ReferenceGeneration, ReferenceListener
+from app.kit.db import create_engine, create_sessionmaker, redact
+from app.kit.embedded_pg import start_embedded
+from app.kit.errors import ProblemError, install_error_handlers, problem_responses
+from app.kit.logging import RequestContextMiddleware, configure_logging
+from app.kit.migrate import head_revision
+from app.kit.settings import Settings
+
+log = structlog.get_logger("medsettle")
+
+DESCRIPTION = """
+**medsettle** settles Chinese medical-insurance claims (医保一站式结算): basic insurance,
+critical-illness insurance, medical aid and secondary aid in one call, per the policy
+of the insured region.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457
+`application/problem+json` documents with a stable `code`.
+"""
+
+
+class NotReady(ProblemError):
+    status, code, title = 503, "not_ready", "Not ready"
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"status": "ok"}})
+    status: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"status": "ready", "revision": "0001"}})
+    status: str
+    revision: str
+
+
+def _include_routers(app: FastAPI) -> None:
+    app.include_router(metrics.router)
+
+    # ---- Domain routers of other teams: add their include_router lines here. ----
+    # from app.settlement.router import router as settlement_router
+    # app.include_router(settlement_router)
+    # from app.registrations.router import router as registrations_router
+    # app.include_router(registrations_router)
+    # from app.evouchers.router import router as evouchers_router
+    # app.include_router(evouchers_router)
+    # ---- end of domain routers ----
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded = None
+    url = settings.database_url
+    if url is None:  # plain `uvicorn --factory` without a URL: run on the embedded server
+        embedded = start_embedded(settings.data_dir)
+        url = embedded.url
+    engine = create_engine(url, settings)
+    app.state.database_url = url
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    reference: ReferenceGeneration = app.state.reference
+    listener = None
+    try:
+        if settings.bootstrap_admin_key is not None:
+            async with app.state.sessionmaker() as session, session.begin():
+                session.info["medsettle_reference"] = reference
+                await ensure_admin_key(session, settings.bootstrap_admin_key.get_secret_value())
+            reference.bump()
+        if settings.reference_listener:
+            listener = ReferenceListener(url, reference)
+            await listener.start()
+        app.state.reference_listener = listener
+        log.info("started", database=redact(url) if embedded is None else "embedded")
+        yield
+    finally:
+        if listener is not None:
+            await listener.stop()
+        await engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="medsettle",
+        version="0.1.0",
+        summary="One-stop medical-insurance settlement 医保一站式结算",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # Reference caches are disabled until the NOTIFY listener connects (if enabled).
+    app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
+    app.state.reference_listener = None
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        description="The process is up. Touches nothing else.",
+        response_model=Health,
+    )
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness",
+        description="The database is reachable and its migrations are at head.",
+        response_model=Readiness,
+        responses=problem_responses((503, "not_ready")),
+    )
+    async def readyz() -> Readiness:
+        head = head_revision()
+        try:
+            async with app.state.engine.connect() as conn:
+                current = None
+                if (await conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL"))).scalar():
+                    current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except Exception as exc:
+            log.warning("readyz_database_unreachable", error=type(exc).__name__)
+            raise NotReady("The database is not reachable.") from None
+        if current != head:
+            raise NotReady(f"Database schema is at {current or 'nothing'}, expected {head}.")
+        return Readiness(status="ready", revision=head)
+
+    _include_routers(app)
+    return app
