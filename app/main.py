@@ -54,8 +54,9 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(metrics.router)
 
     # ---- Domain routers of other teams: add their include_router lines here. ----
-    # from app.settlement.router import router as settlement_router
-    # app.include_router(settlement_router)
+    from app.settlement.router import router as settlement_router
+
+    app.include_router(settlement_router)
     # from app.registrations.router import router as registrations_router
     # app.include_router(registrations_router)
     # from app.evouchers.router import router as evouchers_router

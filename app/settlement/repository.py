@@ -1,0 +1,340 @@
+"""Every query of the settlement path.
+
+The hot path talks to asyncpg directly (through SQLAlchemy's pooled
+connection): one statement reads and locks the person with everything the
+engine needs, one statement writes the settlement, its lines, deltas and the
+accumulators. Amounts go in and out as `Decimal` (NUMERIC), never as JSON numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Sequence
+
+import asyncpg
+
+from app.engine.model import (
+    ACCOUNT_BALANCE,
+    Accumulators,
+    CrossRegionFiling,
+    Enrollment,
+    Person,
+    Referral,
+    Settlement,
+    SpecialDiseaseRegistration,
+    TOTAL_FIELDS,
+)
+
+PERSON_STATE_SQL = """
+SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance,
+  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to) FROM enrollments e
+        WHERE e.person_id = p.person_id) AS enrollments,
+  ARRAY(SELECT ROW(a.name, a.amount) FROM accumulators a
+        WHERE a.person_id = p.person_id AND a.year = $2) AS accumulators,
+  ARRAY(SELECT ROW(r.disease_code, r.valid_from, r.valid_to, r.all_sites, r.sites)
+        FROM special_disease_registrations r
+        WHERE r.person_id = p.person_id AND r.valid_from <= $3 AND r.valid_to >= $3) AS registrations,
+  ARRAY(SELECT ROW(f.region, f.valid_from, f.valid_to) FROM cross_region_filings f
+        WHERE f.person_id = p.person_id AND f.valid_from <= $3 AND f.valid_to >= $3) AS filings,
+  ARRAY(SELECT ROW(x.person_id, x.to_institution, x.direction, x.valid_from, x.valid_to,
+                   x.consumed_by IS NOT NULL,
+                   COALESCE((SELECT o.deductible FROM settlements o
+                             WHERE o.settlement_id = x.origin_settlement_id AND o.status = 'settled'), 0))
+        FROM referrals x WHERE x.referral_id = $4) AS referral
+FROM persons p WHERE p.person_id = $1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonState:
+    person: Person
+    accumulators: Accumulators
+    registrations: tuple[SpecialDiseaseRegistration, ...]
+    filings: tuple[CrossRegionFiling, ...]
+    referral: Referral | None
+
+
+async def load_person_state(
+    conn: asyncpg.Connection,
+    person_id: str,
+    year: int,
+    day: dt.date,
+    referral_id: uuid.UUID | None,
+    *,
+    lock: bool,
+) -> PersonState | None:
+    """The person, this year's accumulators and registrations, in one round trip.
+
+    With `lock` the person row is held FOR UPDATE until the transaction ends:
+    every settlement and reversal of this person queues here, so each sees the
+    others' accumulators and account balance (a serial order exists).
+    """
+    sql = PERSON_STATE_SQL + (" FOR UPDATE OF p" if lock else "")
+    row = await conn.fetchrow(sql, person_id, year, day, referral_id)
+    if row is None:
+        return None
+    person = Person(
+        person_id=person_id,
+        insured_region=row["insured_region"],
+        enrollments=tuple(Enrollment(t, f, u) for t, f, u in row["enrollments"]),
+        retired=row["retired"],
+        supplementary=row["supplementary"],
+        aid_category=row["aid_category"],
+        account_balance=row["account_balance"],
+    )
+    referral = None
+    if row["referral"]:
+        pid, to_inst, direction, vfrom, vto, consumed, origin = row["referral"][0]
+        referral = Referral(pid, to_inst, direction, vfrom, vto, origin, consumed)
+    return PersonState(
+        person=person,
+        accumulators=Accumulators({name: amount for name, amount in row["accumulators"]}),
+        registrations=tuple(
+            SpecialDiseaseRegistration(code, vfrom, vto, None if all_sites else tuple(sites or ()))
+            for code, vfrom, vto, all_sites, sites in row["registrations"]
+        ),
+        filings=tuple(CrossRegionFiling(region, vfrom, vto) for region, vfrom, vto in row["filings"]),
+        referral=referral,
+    )
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+async def claim_idempotency_key(
+    conn: asyncpg.Connection, institution_code: str, key: str, fingerprint: bytes, settlement_id: uuid.UUID
+) -> bool:
+    """Insert the key row first thing in the transaction.
+
+    A concurrent request with the same key blocks on the unique index until the
+    first one commits (then this returns False and the caller replays) or rolls
+    back (then this one proceeds). `lock_timeout` bounds the wait.
+    """
+    row = await conn.fetchrow(
+        "INSERT INTO idempotency_keys (institution_code, key, fingerprint, settlement_id) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+        institution_code,
+        key,
+        fingerprint,
+        settlement_id,
+    )
+    return row is not None
+
+
+async def find_idempotent(conn: asyncpg.Connection, institution_code: str, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT k.fingerprint, s.response::text AS response FROM idempotency_keys k "
+        "JOIN settlements s ON s.settlement_id = k.settlement_id "
+        "WHERE k.institution_code = $1 AND k.key = $2",
+        institution_code,
+        key,
+    )
+
+
+# --------------------------------------------------------------------------- write
+
+_TOTAL_COLUMNS = ", ".join(TOTAL_FIELDS)
+_TOTAL_PARAMS = ", ".join(f"${i}" for i in range(13, 13 + len(TOTAL_FIELDS)))
+_N = 13 + len(TOTAL_FIELDS)  # next free parameter number
+
+INSERT_SETTLEMENT_SQL = f"""
+WITH s AS (
+  INSERT INTO settlements (settlement_id, institution_code, person_id, encounter_id, insutype, med_type,
+    encounter_date, accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region,
+    status, settled_at, {_TOTAL_COLUMNS}, referral_id, e_voucher_hash, response)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'settled', ${_N}, {_TOTAL_PARAMS},
+    ${_N + 1}, ${_N + 2}, ${_N + 3}::jsonb)
+), i AS (
+  INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
+    self_pay_full, over_limit, pre_self_pay, in_scope, reason)
+  SELECT $1, * FROM unnest(${_N + 4}::int[], ${_N + 5}::text[], ${_N + 6}::text[], ${_N + 7}::numeric[],
+    ${_N + 8}::numeric[], ${_N + 9}::numeric[], ${_N + 10}::text[], ${_N + 11}::numeric[], ${_N + 12}::numeric[],
+    ${_N + 13}::numeric[], ${_N + 14}::numeric[], ${_N + 15}::text[])
+), f AS (
+  INSERT INTO settlement_funds (settlement_id, fund, fund_pay_type, amount, basis, explanation)
+  SELECT $1, * FROM unnest(${_N + 16}::text[], ${_N + 17}::text[], ${_N + 18}::numeric[], ${_N + 19}::numeric[],
+    ${_N + 20}::text[])
+), d AS (
+  INSERT INTO settlement_deltas (settlement_id, name, amount)
+  SELECT $1, * FROM unnest(${_N + 21}::text[], ${_N + 22}::numeric[])
+), acc AS (
+  INSERT INTO accumulators AS a (person_id, year, name, amount)
+  SELECT $3, $8, n, v FROM unnest(${_N + 21}::text[], ${_N + 22}::numeric[]) AS t(n, v)
+  WHERE n <> '{ACCOUNT_BALANCE}'
+  ON CONFLICT (person_id, year, name) DO UPDATE SET amount = a.amount + EXCLUDED.amount
+), bal AS (
+  UPDATE persons SET account_balance = account_balance + ${_N + 23}
+  WHERE person_id = $3 AND ${_N + 23} <> 0
+), ev AS (
+  UPDATE e_vouchers SET consumed_by = $1, consumed_at = ${_N}
+  WHERE code_hash = ${_N + 2} AND consumed_by IS NULL
+  RETURNING 1
+), ref AS (
+  UPDATE referrals SET consumed_by = $1 WHERE referral_id = ${_N + 1} AND consumed_by IS NULL
+), pol AS (
+  UPDATE policies SET in_use = true
+  WHERE ${_N + 24} AND region = $9 AND insutype = $10 AND effective_from = $11 AND revision = ${_N + 25}
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM pol) AS policy_marked, (SELECT count(*) FROM ev) AS voucher_consumed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRow:
+    settlement_id: uuid.UUID
+    institution_code: str
+    person_id: str
+    encounter_id: str
+    encounter_date: dt.date
+    settled_at: dt.datetime
+    policy_region: str
+    policy_insutype: str
+    policy_effective_from: dt.date
+    policy_revision: int
+    mark_policy: bool
+    referral_id: uuid.UUID | None
+    e_voucher_hash: bytes | None
+    response_json: str
+
+
+async def insert_settlement(conn: asyncpg.Connection, row: SettlementRow, result: Settlement) -> asyncpg.Record:
+    items = result.items
+    funds = result.funds
+    delta_names = list(result.deltas)
+    delta_amounts = [result.deltas[n] for n in delta_names]
+    account_delta = result.deltas.get(ACCOUNT_BALANCE, Decimal("0"))
+    totals = result.totals
+    args: list[Any] = [
+        row.settlement_id,
+        row.institution_code,
+        row.person_id,
+        row.encounter_id,
+        result.insutype,
+        result.med_type,
+        row.encounter_date,
+        result.accumulation_year,
+        row.policy_region,
+        row.policy_insutype,
+        row.policy_effective_from,
+        result.cross_region,
+        *(getattr(totals, name) for name in TOTAL_FIELDS),
+        row.settled_at,
+        row.referral_id,
+        row.e_voucher_hash,
+        row.response_json,
+        [i.line_no for i in items],
+        [i.code for i in items],
+        [i.name for i in items],
+        [i.qty for i in items],
+        [i.unit_price for i in items],
+        [i.amount for i in items],
+        [i.category for i in items],
+        [i.self_pay_full for i in items],
+        [i.over_limit for i in items],
+        [i.pre_self_pay for i in items],
+        [i.in_scope for i in items],
+        [i.reason for i in items],
+        [f.fund for f in funds],
+        [f.fund_pay_type for f in funds],
+        [f.amount for f in funds],
+        [f.basis for f in funds],
+        [f.explanation for f in funds],
+        delta_names,
+        delta_amounts,
+        account_delta,
+        row.mark_policy,
+        row.policy_revision,
+    ]
+    return await conn.fetchrow(INSERT_SETTLEMENT_SQL, *args)
+
+
+# --------------------------------------------------------------------------- read and reverse
+
+
+async def get_settlement_for_update(conn: asyncpg.Connection, settlement_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT settlement_id, institution_code, person_id, accumulation_year, status, reversed_at, "
+        "response::text AS response FROM settlements WHERE settlement_id = $1 FOR UPDATE",
+        settlement_id,
+    )
+
+
+async def get_settlement(conn: asyncpg.Connection, settlement_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT settlement_id, institution_code, status, reversed_at, response::text AS response "
+        "FROM settlements WHERE settlement_id = $1",
+        settlement_id,
+    )
+
+
+async def lock_person(conn: asyncpg.Connection, person_id: str) -> None:
+    await conn.execute("SELECT 1 FROM persons WHERE person_id = $1 FOR UPDATE", person_id)
+
+
+REVERSE_SQL = f"""
+WITH d AS (
+  SELECT name, amount FROM settlement_deltas WHERE settlement_id = $1
+), acc AS (
+  UPDATE accumulators a SET amount = a.amount - d.amount FROM d
+  WHERE a.person_id = $2 AND a.year = $3 AND a.name = d.name AND d.name <> '{ACCOUNT_BALANCE}'
+), bal AS (
+  UPDATE persons SET account_balance = account_balance - d.amount FROM d
+  WHERE person_id = $2 AND d.name = '{ACCOUNT_BALANCE}'
+), ref AS (
+  UPDATE referrals SET consumed_by = NULL WHERE consumed_by = $1
+), rev AS (
+  INSERT INTO settlement_reversals (settlement_id, reversed_at, reversed_by) VALUES ($1, $4, $5)
+)
+UPDATE settlements SET status = 'reversed', reversed_at = $4 WHERE settlement_id = $1
+"""
+
+
+async def reverse_settlement(
+    conn: asyncpg.Connection,
+    settlement_id: uuid.UUID,
+    person_id: str,
+    year: int,
+    reversed_at: dt.datetime,
+    reversed_by: uuid.UUID | None,
+) -> None:
+    await conn.execute(REVERSE_SQL, settlement_id, person_id, year, reversed_at, reversed_by)
+
+
+async def list_settlements(
+    conn: asyncpg.Connection,
+    *,
+    institution_code: str | None,
+    person_id: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[asyncpg.Record]:
+    clauses = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if institution_code is not None:
+        clauses.append(f"institution_code = {arg(institution_code)}")
+    if person_id is not None:
+        clauses.append(f"person_id = {arg(person_id)}")
+    if date_from is not None:
+        clauses.append(f"encounter_date >= {arg(date_from)}")
+    if date_to is not None:
+        clauses.append(f"encounter_date <= {arg(date_to)}")
+    if after is not None:
+        clauses.append(f"(settled_at, settlement_id) > ({arg(after[0])}, {arg(after[1])})")
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return await conn.fetch(
+        "SELECT settlement_id, status, institution_code, person_id, encounter_id, med_type, encounter_date, "
+        "settled_at, reversed_at, total, fund_total, cash FROM settlements "
+        f"{where} ORDER BY settled_at, settlement_id LIMIT {arg(limit)}",
+        *args,
+    )

@@ -1,0 +1,216 @@
+"""HTTP routes of settlement: preview 预结算, settle 结算, reversal 撤销, read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Callable
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
+
+from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, Principal
+from app.kit.errors import problem_responses
+from app.kit.rawdb import RawConnection, after_commit
+from app.settlement.reference_cache import ReferenceCache
+from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
+from app.settlement.service import Caller, Outcome, SettlementService
+
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"
+
+
+class DecimalJSONRoute(APIRoute):
+    """Parses JSON request bodies with decimal numbers as `Decimal`, never float.
+
+    Money may arrive as a JSON number (api.md); `json.loads` would make it a
+    binary float and lose the exact cents before validation even starts.
+    """
+
+    def get_route_handler(self) -> Callable:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if not hasattr(request, "_json"):
+                body = await request.body()
+                if body:
+                    try:
+                        request._json = json.loads(body, parse_float=Decimal)
+                    except (ValueError, UnicodeDecodeError):
+                        pass  # FastAPI reports the malformed body itself
+            return await original(request)
+
+        return handler
+
+
+router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
+
+
+def get_service(request: Request) -> SettlementService:
+    state = request.app.state
+    service = getattr(state, "settlement_service", None)
+    if service is None:
+        generation = state.reference
+        cache = ReferenceCache(lambda: generation.value, lambda: generation.reliable)
+        clock = getattr(state, "clock", None) or (lambda: dt.datetime.now(dt.timezone.utc))
+        service = state.settlement_service = SettlementService(cache, clock)
+    return service
+
+
+Service = Annotated[SettlementService, Depends(get_service)]
+
+
+def _caller(principal: Principal) -> Caller:
+    return Caller(key_id=principal.key_id, role=principal.role, institution_code=principal.institution_code)
+
+
+def _send(request: Request, outcome: Outcome) -> Response:
+    for callback in outcome.after_commit:
+        after_commit(request, callback)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
+
+
+REFUSALS = [
+    (422, code)
+    for code in (
+        "validation_error",
+        "e_voucher_invalid",
+        "e_voucher_expired",
+        "e_voucher_used",
+        "not_insured",
+        "no_policy",
+        "institution_inactive",
+        "med_type_not_allowed",
+        "cross_region_not_filed",
+        "special_disease_not_registered",
+        "site_not_chosen",
+        "referral_invalid",
+    )
+]
+
+
+@router.post(
+    "/preview",
+    summary="Preview a settlement 预结算",
+    description=(
+        "Computes the settlement exactly as `POST /v1/settlements` would now, itemised and explained, "
+        "and writes nothing: no accumulator moves, no e-voucher code is consumed. 预结算: 试算基金与个人负担。"
+    ),
+    response_model=SettlementOut,
+    responses=problem_responses(401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS),
+)
+async def preview(
+    body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service, request: Request
+) -> Response:
+    return _send(request, await service.preview(conn, body, _caller(principal)))
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Settle an encounter 结算",
+    description=(
+        "一站式结算: splits the bill between basic insurance 统筹基金, critical-illness insurance 大病保险, "
+        "medical aid 医疗救助, fallback 兜底, secondary aid 二次救助, the personal account 个人账户 and cash, "
+        "and moves this year's accumulators, in one transaction. Requires `Idempotency-Key`: a retry with "
+        "the same key and body returns the stored response with `Idempotent-Replayed: true`; a duplicate "
+        "arriving while the first is running waits for it (up to the lock timeout, then `409 request_in_progress`)."
+    ),
+    response_model=SettlementOut,
+    responses=problem_responses(
+        401,
+        403,
+        (403, "institution_mismatch"),
+        (404, "person_not_found"),
+        (409, "encounter_already_settled"),
+        (409, "idempotency_key_reused"),
+        (409, "request_in_progress"),
+        (409, "policy_changed"),
+        *REFUSALS,
+        (429, "too_many_attempts"),
+        (503, "database_unavailable"),
+        (503, "busy"),
+    ),
+)
+async def settle(
+    body: SettlementRequest,
+    principal: InstitutionPrincipal,
+    conn: RawConnection,
+    service: Service,
+    request: Request,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="1–128 printable characters, unique per request within the institution",
+        ),
+    ],
+) -> Response:
+    return _send(request, await service.settle(conn, body, _caller(principal), idempotency_key))
+
+
+@router.get(
+    "/{settlement_id}",
+    summary="Read a settlement 结算信息查询",
+    description="The itemised settlement with its present status. An institution sees only its own.",
+    response_model=SettlementOut,
+    responses=problem_responses(401, 403, (404, "settlement_not_found")),
+)
+async def get_settlement(
+    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service, request: Request
+) -> Response:
+    return _send(request, await service.get(conn, settlement_id, _caller(principal)))
+
+
+@router.post(
+    "/{settlement_id}/reversal",
+    status_code=201,
+    summary="Reverse a settlement 撤销结算",
+    description=(
+        "撤销: undoes exactly the accumulator and account deltas the settlement stored, frees its referral, "
+        "and marks it `reversed` (`201`). A second reversal returns the same settlement (`200`). "
+        "The e-voucher code it consumed stays used."
+    ),
+    response_model=SettlementOut,
+    responses={
+        200: {"description": "Already reversed: the settlement as it is", "model": SettlementOut},
+        **problem_responses(401, 403, (404, "settlement_not_found"), (503, "database_unavailable")),
+    },
+)
+async def reverse(
+    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service, request: Request
+) -> Response:
+    return _send(request, await service.reverse(conn, settlement_id, _caller(principal)))
+
+
+@router.get(
+    "",
+    summary="List settlements 结算记录",
+    description="Newest last, by `settled_at`; page with `cursor`. An institution sees only its own.",
+    response_model=SettlementList,
+    responses=problem_responses(401, 403, (422, "validation_error")),
+)
+async def list_settlements(
+    principal: InstitutionOrOpsPrincipal,
+    conn: RawConnection,
+    service: Service,
+    institution_code: str | None = Query(default=None, max_length=32),
+    person_id: str | None = Query(default=None, max_length=64),
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    limit: int = Query(default=100, ge=1, le=500),
+    cursor: str | None = Query(default=None, max_length=200),
+) -> dict[str, Any]:
+    return await service.list(
+        conn,
+        _caller(principal),
+        institution_code=institution_code,
+        person_id=person_id,
+        date_from=date_from,
+        date_to=date_to,
+        cursor=cursor,
+        limit=limit,
+    )

@@ -1,0 +1,251 @@
+"""Settlement request and response bodies (api.md, Settlements)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from app.engine.money import to_decimal
+
+
+def _parse_decimal(value: object) -> Decimal:
+    # Request JSON is parsed with parse_float=Decimal, so a float here means a
+    # caller bypassed that path: refuse rather than guess its digits.
+    if isinstance(value, float):
+        raise ValueError("must be a decimal string or number")
+    try:
+        return to_decimal(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("must be a decimal string or number") from exc
+
+
+def _places(limit: int, *, positive: bool):
+    def check(value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("must be a finite number")
+        if abs(value) >= Decimal("1e10"):
+            raise ValueError("is too large")
+        if -value.as_tuple().exponent > limit and value != value.quantize(Decimal(1).scaleb(-limit)):
+            raise ValueError(f"at most {limit} decimal places")
+        if positive and value <= 0:
+            raise ValueError("must be greater than 0")
+        if not positive and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    return check
+
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    AfterValidator(_places(4, positive=True)),
+    Field(description="Quantity, > 0, up to 4 decimals", examples=["30"]),
+]
+UnitPrice = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    AfterValidator(_places(6, positive=False)),
+    Field(description="Unit price in yuan, ≥ 0, up to 6 decimals", examples=["1.8900"]),
+]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+MedType = Literal["11", "14", "21", "41"]
+Insutype = Literal["310", "390"]
+
+
+class FeeLineIn(BaseModel):
+    """One fee line 费用明细."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_no: int = Field(ge=1, le=100000)
+    code: Code
+    name: str | None = Field(default=None, max_length=200)
+    qty: Quantity
+    unit_price: UnitPrice
+
+
+class SettlementRequest(BaseModel):
+    """An encounter to preview or settle 预结算/结算."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "person_id": "440000199001010001",
+                "e_voucher_code": None,
+                "institution_code": "H44190000001",
+                "encounter_id": "ZY2026000123",
+                "med_type": "21",
+                "insutype": "390",
+                "encounter_date": "2026-03-10",
+                "admission_date": "2026-03-01",
+                "diagnoses": ["C34.9"],
+                "special_disease": None,
+                "referral_id": None,
+                "use_personal_account": True,
+                "items": [
+                    {"line_no": 1, "code": "XL01XEG001A001010100", "name": "吉非替尼片", "qty": "30", "unit_price": "1.8900"}
+                ],
+            }
+        },
+    )
+
+    person_id: str | None = Field(default=None, min_length=1, max_length=64)
+    e_voucher_code: str | None = Field(default=None, min_length=1, max_length=256)
+    institution_code: str | None = Field(default=None, min_length=1, max_length=32)
+    encounter_id: str = Field(min_length=1, max_length=64)
+    med_type: MedType
+    insutype: Insutype | None = None
+    encounter_date: dt.date = Field(description="Visit date, or discharge date for inpatient (出院日期)")
+    admission_date: dt.date | None = None
+    diagnoses: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list, max_length=50)
+    special_disease: str | None = Field(default=None, min_length=1, max_length=32)
+    referral_id: uuid.UUID | None = None
+    use_personal_account: bool = True
+    items: list[FeeLineIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SettlementRequest":
+        if (self.person_id is None) == (self.e_voucher_code is None):
+            raise ValueError("exactly one of person_id and e_voucher_code is required")
+        seen: set[int] = set()
+        for line in self.items:
+            if line.line_no in seen:
+                raise ValueError(f"line_no {line.line_no} is repeated")
+            seen.add(line.line_no)
+        if self.med_type == "14" and not self.special_disease:
+            raise ValueError("special_disease is required for med_type 14")
+        if self.admission_date is not None and self.admission_date > self.encounter_date:
+            raise ValueError("admission_date is after encounter_date")
+        return self
+
+
+# --------------------------------------------------------------------------- responses
+
+MoneyOut = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["1234.50"])]
+
+
+class TotalsOut(BaseModel):
+    total: MoneyOut
+    self_pay_full: MoneyOut = Field(description="全自费 fulamt_ownpay_amt")
+    over_limit: MoneyOut = Field(description="超限价自付 overlmt_selfpay")
+    pre_self_pay: MoneyOut = Field(description="先行自付 preselfpay_amt")
+    in_scope: MoneyOut = Field(description="符合政策范围 inscp_scp_amt")
+    deductible: MoneyOut = Field(description="起付线 act_pay_dedc")
+    pool_self_pay: MoneyOut = Field(description="统筹内个人自付")
+    over_cap: MoneyOut = Field(description="超封顶/限额")
+    basic_fund: MoneyOut = Field(description="统筹基金支付 hifp_pay")
+    critical_illness: MoneyOut = Field(description="大病保险 hifmi_pay / 职工大额 hifob_pay")
+    medical_aid: MoneyOut = Field(description="医疗救助 maf_pay")
+    fallback: MoneyOut = Field(description="兜底")
+    secondary_aid: MoneyOut = Field(description="二次医疗救助")
+    fund_total: MoneyOut = Field(description="基金支付总额 fund_pay_sumamt")
+    personal_total: MoneyOut = Field(description="个人负担总金额 psn_part_amt")
+    personal_account: MoneyOut = Field(description="个人账户支付 acct_pay")
+    cash: MoneyOut = Field(description="现金支付 psn_cash_pay")
+
+
+class FundOut(BaseModel):
+    fund: Literal["basic", "critical_illness", "medical_aid", "fallback", "secondary_aid", "personal_account"]
+    fund_pay_type: str = Field(description="基金支付类型 national code", examples=["390100"])
+    amount: MoneyOut
+    basis: MoneyOut = Field(description="The base this layer was computed on")
+    explanation: str
+
+
+class ItemOut(BaseModel):
+    line_no: int
+    code: str
+    name: str | None
+    qty: str
+    unit_price: str
+    amount: MoneyOut
+    category: Literal["A", "B", "C"] | None
+    self_pay_full: MoneyOut
+    over_limit: MoneyOut
+    pre_self_pay: MoneyOut
+    in_scope: MoneyOut
+    reason: Literal["not_in_catalog", "category_c", "restricted"] | None
+
+
+EXAMPLE_SETTLEMENT = {
+    "settlement_id": "0f5b9d1e-3c1a-4a59-8f0e-6d7c2b1a9e01",
+    "status": "settled",
+    "institution_code": "H44190000001",
+    "person_id": "440000199001010001",
+    "encounter_id": "ZY2026000123",
+    "insutype": "390",
+    "med_type": "21",
+    "encounter_date": "2026-03-10",
+    "accumulation_year": 2026,
+    "policy_version": "441900/390/2026-01-01",
+    "cross_region": False,
+    "settled_at": "2026-03-10T09:30:00+00:00",
+    "reversed_at": None,
+    "totals": {
+        "total": "30000.00", "self_pay_full": "0.00", "over_limit": "0.00", "pre_self_pay": "0.00",
+        "in_scope": "30000.00", "deductible": "1000.00", "pool_self_pay": "8700.00", "over_cap": "0.00",
+        "basic_fund": "20300.00", "critical_illness": "1003.80", "medical_aid": "0.00", "fallback": "0.00",
+        "secondary_aid": "0.00", "fund_total": "21303.80", "personal_total": "8696.20",
+        "personal_account": "0.00", "cash": "8696.20",
+    },
+    "funds": [
+        {"fund": "basic", "fund_pay_type": "390100", "amount": "20300.00", "basis": "30000.00",
+         "explanation": "住院 三级 起付线 1000.00 (每次 1000.00), 比例 70%"},
+        {"fund": "critical_illness", "fund_pay_type": "390200", "amount": "1003.80", "basis": "9700.00",
+         "explanation": "大病 起付线 15000.00, 累计 6973.00→16673.00"},
+    ],
+    "items": [
+        {"line_no": 1, "code": "XA000000000000000001", "name": "介入材料", "qty": "1", "unit_price": "30000.00",
+         "amount": "30000.00", "category": "A", "self_pay_full": "0.00", "over_limit": "0.00",
+         "pre_self_pay": "0.00", "in_scope": "30000.00", "reason": None}
+    ],
+}
+
+
+class SettlementOut(BaseModel):
+    """An itemised settlement 结算单."""
+
+    model_config = ConfigDict(json_schema_extra={"example": EXAMPLE_SETTLEMENT})
+
+    settlement_id: str | None = Field(description="null for a preview")
+    status: Literal["preview", "settled", "reversed"]
+    institution_code: str
+    person_id: str
+    encounter_id: str
+    insutype: Insutype
+    med_type: MedType
+    encounter_date: dt.date
+    accumulation_year: int
+    policy_version: str
+    cross_region: bool
+    settled_at: str | None
+    reversed_at: str | None
+    totals: TotalsOut
+    funds: list[FundOut]
+    items: list[ItemOut]
+
+
+class SettlementSummary(BaseModel):
+    settlement_id: str
+    status: Literal["settled", "reversed"]
+    institution_code: str
+    person_id: str
+    encounter_id: str
+    med_type: MedType
+    encounter_date: dt.date
+    settled_at: str
+    reversed_at: str | None
+    total: MoneyOut
+    fund_total: MoneyOut
+    cash: MoneyOut
+
+
+class SettlementList(BaseModel):
+    items: list[SettlementSummary]
+    next_cursor: str | None
