@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, Principal
+from app.kit.clock import now
 from app.kit.errors import problem_responses
 from app.kit.rawdb import RawConnection, after_commit
 from app.settlement.reference_cache import ReferenceCache
@@ -53,8 +54,7 @@ def get_service(request: Request) -> SettlementService:
     if service is None:
         generation = state.reference
         cache = ReferenceCache(lambda: generation.value, lambda: generation.reliable)
-        clock = getattr(state, "clock", None) or (lambda: dt.datetime.now(dt.timezone.utc))
-        service = state.settlement_service = SettlementService(cache, clock)
+        service = state.settlement_service = SettlementService(cache, lambda: now(state))
     return service
 
 
