@@ -51,7 +51,14 @@ class Readiness(BaseModel):
 
 
 def _include_routers(app: FastAPI) -> None:
+    from app.apikeys.router import router as apikeys_router
+    from app.persons.router import router as persons_router
+    from app.reference.router import router as reference_router
+
     app.include_router(metrics.router)
+    app.include_router(reference_router)
+    app.include_router(apikeys_router)
+    app.include_router(persons_router)
 
     # ---- Domain routers of other teams: add their include_router lines here. ----
     from app.settlement.router import router as settlement_router

@@ -166,6 +166,7 @@ class KeyedClient(httpx.AsyncClient):
 
 def make_asgi_client(app: Any, key: str | None = None, **kw: Any) -> KeyedClient:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers.update(kw.pop("headers", None) or {})
     return KeyedClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
         base_url="http://test",

@@ -1,0 +1,77 @@
+"""Persons 参保人: admin writes; institutions and ops read (人员信息获取, 累计信息)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.kit.auth import AdminPrincipal, InstitutionOrOpsPrincipal
+from app.kit.clock import today
+from app.kit.db import DbSession
+from app.kit.errors import problem_responses
+from app.persons import service
+from app.persons.schemas import AccumulatorsOut, PersonIn, PersonRecord, PersonView
+
+router = APIRouter(prefix="/v1/persons", tags=["persons"])
+
+PersonPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="psn_no", examples=["P441900000001"])]
+
+
+@router.put(
+    "/{person_id}",
+    summary="Create or replace an insured person",
+    description="An insured person 参保人 with the whole set of enrollments 参保 (replaced as a set), "
+    "retirement 退休, supplementary insurance 补充医疗保险, aid category 医疗救助对象类别 and personal "
+    "account balance 个人账户余额. The certno 身份证号 check digit (ISO 7064 MOD 11-2) is verified. "
+    "`201` when created, `200` when replaced.",
+    response_model=PersonRecord,
+    responses={
+        201: {"description": "Created"},
+        **problem_responses(401, 403, 422, (422, "invalid_certno"), (422, "unknown_region")),
+    },
+)
+async def put_person(
+    person_id: PersonPath, body: PersonIn, principal: AdminPrincipal, session: DbSession, response: Response
+) -> PersonRecord:
+    record, created = await service.put_person(session, principal, person_id, body)
+    response.status_code = 201 if created else 200
+    return record
+
+
+@router.get(
+    "/{person_id}",
+    summary="Get a person (人员信息获取)",
+    description="The person with the enrollments, special-disease registrations 门诊特定病种认定 and "
+    "cross-region filings 异地就医备案 active on `date` (default today). Institution keys see the "
+    "certno masked and no account balance.",
+    response_model=PersonView,
+    responses=problem_responses(401, 403, (404, "person_not_found"), 422),
+)
+async def get_person(
+    person_id: PersonPath,
+    principal: InstitutionOrOpsPrincipal,
+    session: DbSession,
+    date: Annotated[dt.date | None, Query(description="as-of date (default today, China time)")] = None,
+) -> PersonView:
+    return await service.view_person(session, principal, person_id, date or today())
+
+
+@router.get(
+    "/{person_id}/accumulators",
+    summary="Get a person's accumulators for a year (累计信息)",
+    description="The year's accumulators (settlement.md §10), like the national 5206: basic fund paid, "
+    "annual deductibles 起付线 and limits by group, special-disease amounts, critical-illness 大病, "
+    "medical aid 医疗救助 and secondary aid 二次救助 bases and payments, and the account balance. "
+    "Groups and diseases that have not moved are left out of their maps.",
+    response_model=AccumulatorsOut,
+    responses=problem_responses(401, 403, (404, "person_not_found"), 422),
+)
+async def get_accumulators(
+    person_id: PersonPath,
+    principal: InstitutionOrOpsPrincipal,
+    session: DbSession,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="accumulation year (default this year)")] = None,
+) -> AccumulatorsOut:
+    return await service.accumulators(session, person_id, year or today().year)
