@@ -24,7 +24,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.cache import GenerationCache, ReferenceGeneration, notify_reference_change
-from app.kit.db import DbSession
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.tables import api_keys
 
@@ -101,7 +100,6 @@ def _key_cache(request: Request) -> GenerationCache:
 
 async def get_principal(
     request: Request,
-    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked."""
@@ -114,13 +112,17 @@ async def get_principal(
     principal = cache.get(digest, at)
     if principal is not None:
         return principal
-    row = (
-        await session.execute(
-            select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
-                api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+    # A short connection of its own, released at once: holding the request's
+    # session (or a second pooled connection) for the whole request would let a
+    # burst of cold requests exhaust the pool while each waits for another.
+    async with request.app.state.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
+                    api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+                )
             )
-        )
-    ).first()
+        ).first()
     if row is None or not hmac.compare_digest(bytes(row.key_hash), digest):
         raise Unauthorized()
     principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)

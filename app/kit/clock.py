@@ -1,15 +1,23 @@
-"""The service's notion of "today": dates are China Standard Time (UTC+8) calendar dates."""
+"""The service's clock and its notion of "today".
+
+Dates are China Standard Time (UTC+8) calendar dates. Code that compares times
+asks here, so tests can move time (`app.state.clock = lambda: <aware datetime>`)
+instead of sleeping.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(CST)
+def now(state: Any = None) -> dt.datetime:
+    """`state.clock()` when the app has one set, else the current time (CST)."""
+    clock = getattr(state, "clock", None) if state is not None else None
+    return clock() if clock is not None else dt.datetime.now(CST)
 
 
-def today() -> dt.date:
-    return now().date()
+def today(state: Any = None) -> dt.date:
+    return now(state).astimezone(CST).date()

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit import metrics
@@ -34,7 +35,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.dict_tracebacks if json else structlog.processors.format_exc_info,
+        _exception_processor(json),
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(),
     ]
     structlog.configure(
@@ -92,3 +93,12 @@ class RequestContextMiddleware:
                 metrics.observe(method, route, status, duration)
             log.info("request", route=route, status=status, duration_ms=round(duration * 1000, 2))
             structlog.contextvars.clear_contextvars()
+
+
+def _exception_processor(json: bool):  # type: ignore[no-untyped-def]
+    """Tracebacks without frame locals: locals hold request bodies, keys and codes."""
+    if json:
+        return structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
+    return structlog.processors.format_exc_info

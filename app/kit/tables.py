@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, CHAR, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, CHAR, JSON, JSONB, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -190,7 +190,7 @@ settlements = Table(
     *[Money(name) for name in SETTLEMENT_MONEY_COLUMNS],
     Column("referral_id", UUID(as_uuid=True), nullable=True),
     Column("e_voucher_hash", LargeBinary, nullable=True),
-    Column("response", JSONB, nullable=False),
+    Column("response", JSON, nullable=False),  # json keeps the exact text replayed
     CheckConstraint("status IN ('settled', 'reversed')", name="status"),
     Index(
         "settlements_live_encounter",

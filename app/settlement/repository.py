@@ -63,17 +63,13 @@ async def load_person_state(
     year: int,
     day: dt.date,
     referral_id: uuid.UUID | None,
-    *,
-    lock: bool,
 ) -> PersonState | None:
     """The person, this year's accumulators and registrations, in one round trip.
 
-    With `lock` the person row is held FOR UPDATE until the transaction ends:
-    every settlement and reversal of this person queues here, so each sees the
-    others' accumulators and account balance (a serial order exists).
+    A settlement locks the person first (`claim_idempotency_key` or
+    `lock_person`), in an earlier statement, so this read sees the latest state.
     """
-    sql = PERSON_STATE_SQL + (" FOR UPDATE OF p" if lock else "")
-    row = await conn.fetchrow(sql, person_id, year, day, referral_id)
+    row = await conn.fetchrow(PERSON_STATE_SQL, person_id, year, day, referral_id)
     if row is None:
         return None
     person = Person(
@@ -105,21 +101,36 @@ async def load_person_state(
 
 
 async def claim_idempotency_key(
-    conn: asyncpg.Connection, institution_code: str, key: str, fingerprint: bytes, settlement_id: uuid.UUID
+    conn: asyncpg.Connection,
+    institution_code: str,
+    key: str,
+    fingerprint: bytes,
+    settlement_id: uuid.UUID,
+    person_id: str | None,
 ) -> bool:
-    """Insert the key row first thing in the transaction.
+    """Lock the person, then insert the key row: the first statement of a settlement.
 
-    A concurrent request with the same key blocks on the unique index until the
-    first one commits (then this returns False and the caller replays) or rolls
-    back (then this one proceeds). `lock_timeout` bounds the wait.
+    The person row is held FOR UPDATE until the transaction ends, so every
+    settlement and reversal of this person queues here; the state read that
+    follows is a new statement, with a snapshot that sees what the previous
+    holder committed. (Locking inside the read itself would not do: after the
+    wait, READ COMMITTED re-reads the locked row but not the statement's
+    sub-selects, so the accumulators would be stale.)
+
+    A concurrent request with the same key then blocks on the unique index
+    until the first one commits (this returns False and the caller replays) or
+    rolls back (this one proceeds). `lock_timeout` bounds both waits.
     """
     row = await conn.fetchrow(
         "INSERT INTO idempotency_keys (institution_code, key, fingerprint, settlement_id) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+        "SELECT $1, $2, $3, $4 FROM (SELECT count(*) FROM "
+        "(SELECT 1 FROM persons WHERE person_id = $5 FOR UPDATE) AS person) AS locked "
+        "ON CONFLICT DO NOTHING RETURNING 1",
         institution_code,
         key,
         fingerprint,
         settlement_id,
+        person_id,
     )
     return row is not None
 
@@ -146,7 +157,7 @@ WITH s AS (
     encounter_date, accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region,
     status, settled_at, {_TOTAL_COLUMNS}, referral_id, e_voucher_hash, response)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'settled', ${_N}, {_TOTAL_PARAMS},
-    ${_N + 1}, ${_N + 2}, ${_N + 3}::jsonb)
+    ${_N + 1}, ${_N + 2}, ${_N + 3}::json)
 ), i AS (
   INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
     self_pay_full, over_limit, pre_self_pay, in_scope, reason)

@@ -26,6 +26,7 @@ from app.engine.model import (
 )
 from app.engine.settle import settle as engine_settle
 from app.evouchers.service import resolve_e_voucher
+from app.kit.clock import CST
 from app.settlement import repository as repo
 from app.settlement.exceptions import (
     EncounterAlreadySettled,
@@ -59,6 +60,11 @@ class Outcome:
     status: int
     replayed: bool = False
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+def iso(moment: dt.datetime) -> str:
+    """RFC 3339 in China Standard Time, however the driver returned it."""
+    return moment.astimezone(CST).isoformat()
 
 
 def _money(value: Decimal) -> str:
@@ -121,7 +127,7 @@ def render(
         "accumulation_year": result.accumulation_year,
         "policy_version": result.policy_version,
         "cross_region": result.cross_region,
-        "settled_at": settled_at.isoformat() if settled_at else None,
+        "settled_at": iso(settled_at) if settled_at else None,
         "reversed_at": None,
         "totals": {name: _money(getattr(t, name)) for name in t.__dataclass_fields__},
         "funds": [
@@ -187,10 +193,12 @@ class SettlementService:
             person_id, voucher_hash = await resolve_e_voucher(
                 conn, request.e_voucher_code, institution_code=institution_code, now=now, for_update=lock
             )
+            if lock:  # only now is the person known: lock before reading
+                await repo.lock_person(conn, person_id)
         assert person_id is not None
 
         day = request.encounter_date
-        state = await repo.load_person_state(conn, person_id, day.year, day, request.referral_id, lock=lock)
+        state = await repo.load_person_state(conn, person_id, day.year, day, request.referral_id)
         if state is None:
             raise PersonNotFound()
         institution = await self.cache.institution(conn, institution_code)
@@ -246,7 +254,9 @@ class SettlementService:
         print_ = fingerprint(request, institution_code)
         settlement_id = uuid.uuid4()
         try:
-            claimed = await repo.claim_idempotency_key(conn, institution_code, idempotency_key, print_, settlement_id)
+            claimed = await repo.claim_idempotency_key(
+                conn, institution_code, idempotency_key, print_, settlement_id, request.person_id
+            )
         except asyncpg.LockNotAvailableError as exc:
             raise RequestInProgress() from exc
         if not claimed:
@@ -322,7 +332,7 @@ class SettlementService:
         )
         body = json.loads(record["response"])
         body["status"] = "reversed"
-        body["reversed_at"] = reversed_at.isoformat()
+        body["reversed_at"] = iso(reversed_at)
         return Outcome(dumps(body), 201)
 
     async def list(
@@ -362,8 +372,8 @@ class SettlementService:
                 "encounter_id": r["encounter_id"],
                 "med_type": r["med_type"],
                 "encounter_date": r["encounter_date"].isoformat(),
-                "settled_at": r["settled_at"].isoformat(),
-                "reversed_at": r["reversed_at"].isoformat() if r["reversed_at"] else None,
+                "settled_at": iso(r["settled_at"]),
+                "reversed_at": iso(r["reversed_at"]) if r["reversed_at"] else None,
                 "total": _money(r["total"]),
                 "fund_total": _money(r["fund_total"]),
                 "cash": _money(r["cash"]),
@@ -392,7 +402,7 @@ def _current(record: asyncpg.Record) -> str:
         return record["response"]
     body = json.loads(record["response"])
     body["status"] = record["status"]
-    body["reversed_at"] = record["reversed_at"].isoformat() if record["reversed_at"] else None
+    body["reversed_at"] = iso(record["reversed_at"]) if record["reversed_at"] else None
     return dumps(body)
 
 

@@ -165,7 +165,7 @@ def upgrade() -> None:
     sa.Column('cash', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('referral_id', sa.UUID(), nullable=True),
     sa.Column('e_voucher_hash', sa.LargeBinary(), nullable=True),
-    sa.Column('response', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('response', postgresql.JSON(astext_type=sa.Text()), nullable=False),
     sa.CheckConstraint("status IN ('settled', 'reversed')", name=op.f('ck_settlements_status')),
     sa.PrimaryKeyConstraint('settlement_id', name=op.f('pk_settlements'))
     )
