@@ -62,8 +62,19 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         to_async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: on asyncpg it costs a BEGIN, a query and a ROLLBACK on every
+        # checkout. A dead connection is instead dropped when it fails (SQLAlchemy
+        # invalidates on disconnect errors; the raw hot path invalidates itself).
+        pool_pre_ping=False,
         pool_recycle=1800,
+        connect_args={
+            "server_settings": {
+                # Bounded waits: a settlement queued behind the same person (or an
+                # identical retry) gives up after this instead of holding a connection.
+                "lock_timeout": str(settings.db_lock_timeout_ms),
+                "application_name": "medsettle",
+            }
+        },
     )
 
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    #: How long a statement may wait for a row lock (ms) before the request fails with 409/503.
+    db_lock_timeout_ms: int = Field(default=5000, ge=0)
     #: Start the LISTEN task that invalidates reference-data caches across processes.
     reference_listener: bool = True
 
