@@ -133,4 +133,15 @@ SUINING_390 = _variant(
 )  # fmt: skip
 SUINING_390["basic"]["downward_referral_bonus"] = "0.05"
 
-DEMO_POLICIES: tuple[dict[str, Any], ...] = (DONGGUAN_390, DONGGUAN_310, ZHONGSHAN_390, ZHONGSHAN_310, SUINING_390)
+#: Suining employees.
+SUINING_310 = _variant(
+    DONGGUAN_310,
+    region="510900",
+    name="遂宁市职工基本医疗保险待遇 (demo)",
+    cross_region=SUINING_390["cross_region"],
+    secondary_aid=None,
+)
+
+DEMO_POLICIES: tuple[dict[str, Any], ...] = (
+    DONGGUAN_390, DONGGUAN_310, ZHONGSHAN_390, ZHONGSHAN_310, SUINING_390, SUINING_310,
+)

@@ -102,7 +102,7 @@ catalog_items = Table(
     Column("category", CHAR(1), nullable=False),
     Ratio("self_pay_ratio", server_default=text("0")),
     Column("price_cap", Numeric(18, 6), nullable=True),
-    Column("restriction", JSONB, nullable=True),
+    Column("restriction", JSONB(none_as_null=True), nullable=True),
     Timestamp("updated_at"),
     CheckConstraint("category IN ('A', 'B', 'C')", name="category"),
     CheckConstraint("self_pay_ratio >= 0 AND self_pay_ratio <= 1", name="self_pay_ratio"),
@@ -333,7 +333,7 @@ audit_log = Table(
     Column("actor_key_id", UUID(as_uuid=True), nullable=True),
     Column("action", Text, nullable=False),
     Column("target", Text, nullable=False),
-    Column("detail", JSONB, nullable=True),
+    Column("detail", JSONB(none_as_null=True), nullable=True),
 )
 
 __all__ = [

@@ -1,0 +1,149 @@
+"""The ``medsettle`` command: ``serve``, ``migrate``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from app.kit.settings import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM outside uvicorn: unwind so the embedded PostgreSQL is stopped."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The database URL: MEDSETTLE_DATABASE_URL, or an embedded PostgreSQL started (and stopped) here."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from app.kit.embedded_pg import start_embedded
+
+    _say(f"starting embedded PostgreSQL in {settings.data_dir.resolve()}/pg")
+    embedded = start_embedded(settings.data_dir)
+    try:
+        yield embedded.url
+    finally:
+        _say("stopping embedded PostgreSQL")
+        embedded.stop()
+
+
+def _migrate(url: str) -> None:
+    from app.kit.migrate import head_revision, upgrade_head
+
+    upgrade_head(url)
+    _say(f"database at migration {head_revision()}")
+
+
+def _load_demo(url: str, persons: int) -> dict[str, str]:
+    from app.demo.world import load_demo
+    from app.kit.db import create_engine
+
+    async def run() -> dict[str, str]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return await load_demo(conn, persons=persons)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_keys(keys: dict[str, str]) -> None:
+    from app.demo.world import describe_keys
+
+    print(describe_keys(keys), flush=True)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    if args.demo and settings.env == "production":
+        _say("refusing --demo with MEDSETTLE_ENV=production (demo keys are well known)")
+        return 2
+    with database(settings) as url:
+        _migrate(url)
+        if args.demo:
+            _print_keys(_load_demo(url, args.demo_persons))
+        app = create_app(settings.model_copy(update={"database_url": url}))
+        _say(f"serving on http://{args.host}:{args.port} (docs: /docs)")
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="on")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url:
+        _migrate(url)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.env == "production":
+        _say("refusing to load the demo with MEDSETTLE_ENV=production")
+        return 2
+    with database(settings) as url:
+        _migrate(url)
+        _print_keys(_load_demo(url, args.persons))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medsettle", description="Medical-insurance settlement service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="apply migrations, then serve HTTP")
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--demo", action="store_true", help="load the demo world and print its API keys")
+    serve.add_argument("--demo-persons", type=int, default=0, help="extra synthetic persons with --demo")
+    serve.set_defaults(func=cmd_serve)
+    migrate = sub.add_parser("migrate", help="apply migrations only")
+    migrate.set_defaults(func=cmd_migrate)
+    demo = sub.add_parser("demo", help="load the demo world into the database and print its API keys")
+    demo.add_argument("--persons", type=int, default=0, help="extra synthetic persons (benchmarks)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        _say(f"invalid settings: {exc}")
+        return 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return args.func(args, settings)
+    except Terminated:  # the normal way to stop a service (docker stop): a clean exit
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
