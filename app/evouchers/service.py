@@ -1,23 +1,107 @@
-"""E-voucher use at settlement time."""
+"""E-voucher use cases: issue a code to the wallet; resolve a code at settlement time.
+
+The code is never logged, never put in a metric label, and stored only as its
+SHA-256 digest (see `codes`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.evouchers.codes import hash_code, well_formed
-from app.evouchers.exceptions import EVoucherExpired, EVoucherInvalid, EVoucherUsed
+from app.evouchers import ratelimit
+from app.evouchers import repository as repo
+from app.evouchers.codes import hash_code, new_code, well_formed
+from app.evouchers.exceptions import (
+    EVoucherExpired,
+    EVoucherInvalid,
+    EVoucherRefused,
+    EVoucherUsed,
+    NotInsured,
+    PersonNotFound,
+    TooManyAttempts,
+)
+from app.evouchers.metrics import FAILURES, ISSUED
+from app.kit.clock import CST
+
+log = structlog.get_logger("medsettle.evouchers")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedVoucher:
+    code: str
+    expires_at: dt.datetime
+
+
+async def issue_e_voucher(
+    session: AsyncSession, person_id: str, *, now: dt.datetime, ttl_seconds: int
+) -> IssuedVoucher:
+    """A fresh code for an insured person, valid `ttl_seconds` from `now`.
+
+    "Insured" means an enrollment active on `now`'s China-time calendar date.
+    Earlier codes of the person stay valid until they expire or settle (a
+    person may show the code on more than one device).
+    """
+    insured = await repo.insured_on(session, person_id, now.astimezone(CST).date())
+    if insured is None:
+        raise PersonNotFound()
+    if not insured:
+        raise NotInsured()
+    code = new_code()
+    expires_at = now + dt.timedelta(seconds=ttl_seconds)
+    await repo.insert_voucher(session, hash_code(code), person_id, now, expires_at)
+    ISSUED.inc()
+    return IssuedVoucher(code=code, expires_at=expires_at)
 
 
 async def resolve_e_voucher(
-    conn: asyncpg.Connection, code: str, *, institution_code: str, now: dt.datetime, for_update: bool
+    conn: asyncpg.Connection,
+    code: str,
+    *,
+    institution_code: str,
+    now: dt.datetime,
+    for_update: bool,
+    limiter: ratelimit.FailureLimiter | None = None,
 ) -> tuple[str, bytes]:
     """The person a code stands for, and the code's hash.
+
+    Refusals, in this order: malformed or unknown → `e_voucher_invalid`,
+    consumed → `e_voucher_used`, expired → `e_voucher_expired`. Each counts as a
+    failure of `institution_code`; past the limit (see `ratelimit`) the call is
+    refused with `429 too_many_attempts` before the code is even looked at.
 
     With `for_update` the voucher row stays locked until the settlement commits,
     so two pharmacies racing one code queue here and the second sees it used.
     """
+    limiter = limiter or ratelimit.LIMITER
+    admission = limiter.admit(institution_code, now)
+    if isinstance(admission, int):
+        FAILURES.labels("rate_limited").inc()
+        log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=admission)
+        raise TooManyAttempts(admission)
+    failed = False
+    try:
+        return await _lookup(conn, code, now=now, for_update=for_update)
+    except EVoucherRefused as exc:
+        failed = True
+        FAILURES.labels(exc.reason).inc()
+        log.info("e_voucher_refused", institution_code=institution_code, reason=exc.reason)
+        raise
+    finally:
+        if limiter.release(admission, now, failed=failed):
+            log.warning(
+                "e_voucher_failure_limit_reached",
+                institution_code=institution_code,
+                limit=limiter.limit,
+                window_seconds=limiter.window_seconds,
+            )
+
+
+async def _lookup(conn: asyncpg.Connection, code: str, *, now: dt.datetime, for_update: bool) -> tuple[str, bytes]:
     if not well_formed(code):
         raise EVoucherInvalid()
     code_hash = hash_code(code)

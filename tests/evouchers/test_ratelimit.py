@@ -1,0 +1,173 @@
+"""Brute-force protection: failed codes per institution in a sliding window → 429 with Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from app.evouchers import ratelimit
+from app.evouchers.codes import new_code
+from app.evouchers.ratelimit import FailureLimiter
+from tests.evouchers.conftest import START
+from tests.evouchers.helpers import issue, metric, preview, purchase, settle
+from tests.helpers import problem
+from tests.settlement.world import add_person
+
+T0 = START
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+# ---------------------------------------------------------------------------- the limiter alone
+
+
+def fail(limiter: FailureLimiter, inst: str, t: dt.datetime) -> None:
+    admission = limiter.admit(inst, t)
+    assert not isinstance(admission, int), admission
+    limiter.release(admission, t, failed=True)
+
+
+def test_sliding_window_and_retry_after():
+    limiter = FailureLimiter(limit=3, window_seconds=60)
+    fail(limiter, "P1", at(0))
+    fail(limiter, "P1", at(10))
+    fail(limiter, "P1", at(20))
+    assert limiter.admit("P1", at(20)) == 40  # the failure at 0 leaves the window at 60
+    assert limiter.admit("P1", at(59.5)) == 1
+    assert limiter.failures("P1", at(59.5)) == 3
+    assert not isinstance(limiter.admit("OTHER", at(30)), int)  # per institution
+    ok = limiter.admit("P1", at(60))  # sliding: one place is free again
+    assert not isinstance(ok, int)
+    limiter.release(ok, at(60), failed=True)
+    assert limiter.admit("P1", at(60)) == 10  # now the failure at 10 is the oldest
+    assert limiter.failures("P1", at(200)) == 0
+
+
+def test_successes_do_not_count_and_in_flight_attempts_do():
+    limiter = FailureLimiter(limit=2, window_seconds=60)
+    for _ in range(10):
+        a = limiter.admit("P1", at(0))
+        assert not isinstance(a, int)
+        limiter.release(a, at(0), failed=False)
+    assert limiter.failures("P1", at(0)) == 0
+    # Concurrent guesses: places are reserved at admission, so a burst cannot overshoot.
+    a1, a2 = limiter.admit("P1", at(0)), limiter.admit("P1", at(0))
+    assert not isinstance(a1, int) and not isinstance(a2, int)
+    assert limiter.admit("P1", at(0)) == 1
+    limiter.release(a1, at(1), failed=True)
+    assert limiter.release(a2, at(2), failed=True) is True  # the limit is reached
+    assert limiter.release(a2, at(2), failed=True) is False  # released once only
+    assert limiter.failures("P1", at(2)) == 2
+    assert limiter.admit("P1", at(2)) == 59
+    limiter.reset()
+    assert limiter.failures("P1", at(2)) == 0
+
+
+def test_limits_from_the_environment(monkeypatch):
+    monkeypatch.setenv(ratelimit.LIMIT_ENV, "5")
+    monkeypatch.setenv(ratelimit.WINDOW_ENV, "30")
+    limiter = FailureLimiter.from_env()
+    assert (limiter.limit, limiter.window_seconds) == (5, 30)
+    monkeypatch.delenv(ratelimit.LIMIT_ENV)
+    monkeypatch.delenv(ratelimit.WINDOW_ENV)
+    assert (FailureLimiter.from_env().limit, FailureLimiter.from_env().window_seconds) == (20, 60)
+    for bad in ("0", "-1", "many"):
+        monkeypatch.setenv(ratelimit.LIMIT_ENV, bad)
+        with pytest.raises(ValueError, match=ratelimit.LIMIT_ENV):
+            FailureLimiter.from_env()
+
+
+# ---------------------------------------------------------------------------- over HTTP
+
+
+@pytest.mark.asyncio
+async def test_429_after_too_many_failures(wallet, pharmacy, pharmacy2, world, clock, fresh_limiter):
+    limit, window = fresh_limiter.limit, fresh_limiter.window_seconds
+    await add_person(world, "R1")
+    code = (await issue(wallet, "R1"))["code"]
+    limited_before = await metric(pharmacy, "medsettle_e_voucher_failures_total", reason="rate_limited")
+
+    # `limit` wrong guesses, settling and previewing, one second apart: all plain refusals.
+    for i in range(limit):
+        bad = purchase(new_code(), encounter_id=f"G{i}")
+        r = await (settle(pharmacy, bad, f"g-{i}") if i % 2 else preview(pharmacy, bad))
+        problem(r, 422, "e_voucher_invalid")
+        clock.advance(seconds=1)
+    # clock is now at T0 + limit; the first failure (at T0) leaves the window at T0 + window.
+    wait = window - limit
+    r = await settle(pharmacy, purchase(new_code()), "g-next")
+    body = problem(r, 429, "too_many_attempts")
+    assert r.headers["retry-after"] == str(wait)
+    assert str(wait) in body["detail"]
+    # Refused before the lookup: even the real code is not looked at, and not consumed.
+    problem(await settle(pharmacy, purchase(code), "real"), 429, "too_many_attempts")
+    problem(await preview(pharmacy, purchase(code)), 429, "too_many_attempts")
+    assert await world.fetchval("SELECT consumed_by FROM e_vouchers") is None
+    # Refusals are not failures: they do not extend the lock-out.
+    assert fresh_limiter.failures(pharmacy.institution_code, clock()) == limit
+    assert await metric(pharmacy, "medsettle_e_voucher_failures_total", reason="rate_limited") == limited_before + 3
+
+    # Another pharmacy is not affected.
+    other = (await issue(wallet, "R1"))["code"]
+    r = await settle(pharmacy2, purchase(other, encounter_id="X"), "x")
+    assert r.status_code == 201, r.text
+
+    # Time passes (no sleeping): the header counts down; one place frees at T0 + window.
+    clock.advance(seconds=wait - 5)
+    assert (await preview(pharmacy, purchase(code))).headers["retry-after"] == "5"
+    clock.advance(seconds=5)
+    # The refused request wrote nothing (not even its Idempotency-Key): the same key now settles.
+    r = await settle(pharmacy, purchase(code), "real")
+    assert r.status_code == 201, r.text
+    assert "idempotent-replayed" not in r.headers
+
+
+@pytest.mark.asyncio
+async def test_a_replay_is_not_an_attempt(wallet, pharmacy, world, clock, fresh_limiter):
+    """Replaying the settlement that consumed a code needs no lookup: not refused, not counted,
+    not blocked by a lock-out, and still answered after the code expired."""
+    await add_person(world, "R1")
+    code = (await issue(wallet, "R1"))["code"]
+    first = await settle(pharmacy, purchase(code), "k-1")
+    assert first.status_code == 201
+    for i in range(fresh_limiter.limit):
+        problem(await preview(pharmacy, purchase(new_code())), 422, "e_voucher_invalid")
+    problem(await preview(pharmacy, purchase(code)), 429, "too_many_attempts")
+    clock.advance(hours=1)  # the code has expired, the window has passed
+    for _ in range(3):
+        r = await settle(pharmacy, purchase(code), "k-1")
+        assert r.status_code == 201 and r.headers["idempotent-replayed"] == "true"
+        assert r.json() == first.json()
+    assert fresh_limiter.failures(pharmacy.institution_code, clock()) == 0
+
+
+@pytest.mark.asyncio
+async def test_expired_and_used_codes_count_too(wallet, pharmacy, world, clock, fresh_limiter):
+    await add_person(world, "R1")
+    used = (await issue(wallet, "R1"))["code"]
+    assert (await settle(pharmacy, purchase(used), "first")).status_code == 201
+    expired = (await issue(wallet, "R1"))["code"]
+    clock.advance(seconds=300)
+    for i in range(fresh_limiter.limit):
+        r = await preview(pharmacy, purchase(used if i % 2 else expired))
+        problem(r, 422, "e_voucher_used" if i % 2 else "e_voucher_expired")
+    problem(await preview(pharmacy, purchase(used)), 429, "too_many_attempts")
+    clock.advance(seconds=fresh_limiter.window_seconds)
+    problem(await preview(pharmacy, purchase(used)), 422, "e_voucher_used")
+
+
+@pytest.mark.asyncio
+async def test_a_concurrent_burst_cannot_overshoot(pharmacy, world, fresh_limiter):
+    limit = fresh_limiter.limit
+    results = await asyncio.gather(*(preview(pharmacy, purchase(new_code())) for _ in range(limit + 10)))
+    codes = [r.json()["code"] for r in results]
+    assert codes.count("e_voucher_invalid") <= limit
+    assert codes.count("e_voucher_invalid") + codes.count("too_many_attempts") == limit + 10
+    assert fresh_limiter.failures(pharmacy.institution_code, world.app.state.clock()) <= limit
+    for r in results:
+        if r.status_code == 429:
+            assert int(r.headers["retry-after"]) >= 1
