@@ -64,8 +64,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.settlement.router import router as settlement_router
 
     app.include_router(settlement_router)
-    # from app.registrations.router import router as registrations_router
-    # app.include_router(registrations_router)
+    from app.registrations.router import router as registrations_router
+
+    app.include_router(registrations_router)
     from app.evouchers.router import router as evouchers_router
 
     app.include_router(evouchers_router)

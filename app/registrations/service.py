@@ -1,0 +1,360 @@
+"""Registration use cases: special-disease registrations 门诊特定病种认定 and their sites 选点,
+cross-region filings 异地就医备案, referrals 转诊转院.
+
+Services say what, in order; SQL lives in ``repository``. Nothing here commits and
+nothing here logs a person's data (ids of persons, diseases, regions stay out of logs;
+the audit rows name only the new record's id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit import audit
+from app.kit.auth import Principal
+from app.registrations import repository as repo
+from app.registrations.exceptions import (
+    AllSitesNotAllowed,
+    CertifierNotAllowed,
+    CommunitySiteRequired,
+    DiseaseNotCovered,
+    EffectiveFromOutside,
+    InstitutionInactive,
+    InvalidCursor,
+    NoPolicy,
+    NotCertifier,
+    NotInsured,
+    PersonNotFound,
+    ReferralInvalid,
+    ReferralNotFound,
+    RegistrationNotFound,
+    RegistrationOverlaps,
+    RegistrationSuperseded,
+    SiteUnknown,
+    TooManySites,
+)
+from app.registrations.schemas import FilingIn, ReferralIn, RegistrationIn, SitesChangeIn
+
+ALL = "all"
+CERTIFIER_KINDS = frozenset({"hospital", "community"})
+SITE_KINDS = frozenset({"hospital", "community", "pharmacy"})
+#: Order in which a person's insurance types are tried for the governing policy.
+INSUTYPE_ORDER = ("310", "390")
+
+
+# ---------------------------------------------------------------- the site rule (pure)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRule:
+    """The policy's ``special_disease_sites`` 选点 rule; ``None`` max_sites = no limit."""
+
+    max_sites: int | None
+    require_community: bool
+    all_sites_if_supplementary: bool
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> SiteRule:
+        """As app.engine.policy_doc reads it: a block's missing ``max_sites`` is 1.
+
+        A policy without the block does not restrict the number or kind of sites
+        and grants no "all sites".
+        """
+        block = doc.get("special_disease_sites")
+        if not block:
+            return cls(max_sites=None, require_community=False, all_sites_if_supplementary=False)
+        return cls(
+            max_sites=int(block.get("max_sites", 1)),
+            require_community=bool(block.get("require_community", False)),
+            all_sites_if_supplementary=bool(block.get("all_sites_if_supplementary", False)),
+        )
+
+
+def check_sites(
+    rule: SiteRule,
+    sites: Sequence[str] | str,
+    *,
+    supplementary: bool,
+    known: Mapping[str, Any],
+) -> tuple[bool, list[str]]:
+    """Apply the site rule; returns (all_sites, sites) or raises the precise refusal.
+
+    ``known`` maps the institution codes found to rows with ``kind`` and ``active``.
+    """
+    if sites == ALL:
+        if not (supplementary and rule.all_sites_if_supplementary):
+            raise AllSitesNotAllowed(
+                '"all" sites is only for persons with supplementary insurance where the policy allows it.'
+            )
+        return True, []
+    codes = list(sites)
+    bad = [c for c in codes if c not in known or not known[c].active or known[c].kind not in SITE_KINDS]
+    if bad:
+        raise SiteUnknown(f"{len(bad)} site(s) are not active designated institutions: {', '.join(bad)}.")
+    if rule.max_sites is not None and len(codes) > rule.max_sites:
+        raise TooManySites(f"The policy allows at most {rule.max_sites} site(s); {len(codes)} were given.")
+    if rule.require_community and not any(known[c].kind == "community" for c in codes):
+        raise CommunitySiteRequired()
+    return False, codes
+
+
+def referral_direction(from_level: int, to_level: int) -> str:
+    """下转 when the receiving level is lower, 上转 when higher, 平级 otherwise."""
+    if to_level < from_level:
+        return "downward"
+    if to_level > from_level:
+        return "upward"
+    return "same"
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> repo.Cursor | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, row_id = raw.split("|")
+        created_at = dt.datetime.fromisoformat(at)
+        if created_at.tzinfo is None:
+            raise ValueError
+        return created_at, uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidCursor() from None
+
+
+def _page(rows: list[Row[Any]], limit: int, id_column: str) -> tuple[list[Row[Any]], str | None]:
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(last.created_at, getattr(last, id_column))
+
+
+# ---------------------------------------------------------------- special-disease registrations
+
+
+async def _certifier(session: AsyncSession, principal: Principal) -> Row[Any]:
+    assert principal.institution_code is not None
+    inst = await repo.institution(session, principal.institution_code)
+    if inst is None or not inst.active:
+        raise InstitutionInactive()
+    if inst.kind not in CERTIFIER_KINDS:
+        raise CertifierNotAllowed(
+            "Only a designated hospital or community institution may certify a special disease 门诊特定病种认定."
+        )
+    return inst
+
+
+async def _site_rule(
+    session: AsyncSession, person: Row[Any], disease_code: str, day: dt.date
+) -> SiteRule:
+    """The site rule of the policy that covers the disease on ``day``.
+
+    The person's enrollments active on ``day`` are tried in the order 310, 390; the
+    first whose policy in force lists the disease governs (a person with both is
+    covered when either lists it).
+    """
+    insutypes = await repo.active_insutypes(session, person.person_id, day)
+    if not insutypes:
+        raise NotInsured()
+    ordered = sorted(insutypes, key=lambda t: INSUTYPE_ORDER.index(t) if t in INSUTYPE_ORDER else 99)
+    any_policy = False
+    for insutype in ordered:
+        doc = await repo.policy_document(session, person.insured_region, insutype, day)
+        if doc is None:
+            continue
+        any_policy = True
+        if disease_code in (doc.get("special_diseases") or {}):
+            return SiteRule.from_document(doc)
+    if not any_policy:
+        raise NoPolicy()
+    raise DiseaseNotCovered()
+
+
+async def _checked_sites(
+    session: AsyncSession, rule: SiteRule, sites: list[str] | str, supplementary: bool
+) -> tuple[bool, list[str]]:
+    known = await repo.institutions_by_code(session, sites) if sites != ALL else {}
+    return check_sites(rule, sites, supplementary=supplementary, known=known)
+
+
+async def create_registration(
+    session: AsyncSession, principal: Principal, person_id: str, body: RegistrationIn
+) -> Row[Any]:
+    certifier = await _certifier(session, principal)
+    person = await repo.lock_person(session, person_id)
+    if person is None:
+        raise PersonNotFound()
+    rule = await _site_rule(session, person, body.disease_code, body.valid_from)
+    all_sites, sites = await _checked_sites(session, rule, body.sites, person.supplementary)
+    if await repo.registration_overlaps(session, person_id, body.disease_code, body.valid_from, body.valid_to):
+        raise RegistrationOverlaps()
+    registration_id = uuid.uuid4()
+    row = await repo.insert_registration(
+        session,
+        registration_id=registration_id,
+        person_id=person_id,
+        disease_code=body.disease_code,
+        certifier_code=certifier.code,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        all_sites=all_sites,
+        sites=sites,
+    )
+    await audit.record(
+        session, principal.key_id, "special_disease_registration.create", f"registration/{registration_id}"
+    )
+    return row
+
+
+async def change_sites(
+    session: AsyncSession, principal: Principal, person_id: str, registration_id: uuid.UUID, body: SitesChangeIn
+) -> Row[Any]:
+    """变更选点: a new version from ``effective_from``; the current one ends the day before.
+
+    The old version keeps its sites for encounter dates before ``effective_from``
+    (the settlement reads registrations by date range).
+    """
+    person = await repo.lock_person(session, person_id)
+    if person is None:
+        raise PersonNotFound()
+    old = await repo.registration_for_update(session, person_id, registration_id)
+    if old is None:
+        raise RegistrationNotFound()
+    if principal.role == "institution" and principal.institution_code != old.certifier_code:
+        raise NotCertifier()
+    if old.superseded_by is not None or old.ended_at is not None:
+        raise RegistrationSuperseded()
+    if not (old.valid_from <= body.effective_from <= old.valid_to):
+        raise EffectiveFromOutside()
+    rule = await _site_rule(session, person, old.disease_code, body.effective_from)
+    all_sites, sites = await _checked_sites(session, rule, body.sites, person.supplementary)
+    new_id = uuid.uuid4()
+    await repo.end_registration(
+        session, registration_id, valid_to=body.effective_from - dt.timedelta(days=1), superseded_by=new_id
+    )
+    row = await repo.insert_registration(
+        session,
+        registration_id=new_id,
+        person_id=person_id,
+        disease_code=old.disease_code,
+        certifier_code=old.certifier_code,
+        valid_from=body.effective_from,
+        valid_to=old.valid_to,
+        all_sites=all_sites,
+        sites=sites,
+    )
+    await audit.record(
+        session,
+        principal.key_id,
+        "special_disease_registration.change_sites",
+        f"registration/{new_id}",
+        {"supersedes": str(registration_id)},
+    )
+    return row
+
+
+async def list_registrations(
+    session: AsyncSession, person_id: str, *, on: dt.date | None, cursor: str | None, limit: int
+) -> tuple[list[Row[Any]], str | None]:
+    after = decode_cursor(cursor)
+    if not await repo.person_exists(session, person_id):
+        raise PersonNotFound()
+    rows = await repo.list_registrations(session, person_id, on=on, after=after, limit=limit + 1)
+    return _page(rows, limit, "registration_id")
+
+
+# ---------------------------------------------------------------- cross-region filings
+
+
+async def create_filing(session: AsyncSession, principal: Principal, person_id: str, body: FilingIn) -> Row[Any]:
+    if not await repo.person_exists(session, person_id):
+        raise PersonNotFound()
+    filing_id = uuid.uuid4()
+    row = await repo.insert_filing(
+        session,
+        filing_id=filing_id,
+        person_id=person_id,
+        region=body.region,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        kind=body.kind,
+    )
+    await audit.record(session, principal.key_id, "cross_region_filing.create", f"filing/{filing_id}")
+    return row
+
+
+async def list_filings(
+    session: AsyncSession, person_id: str, *, on: dt.date | None, cursor: str | None, limit: int
+) -> tuple[list[Row[Any]], str | None]:
+    after = decode_cursor(cursor)
+    if not await repo.person_exists(session, person_id):
+        raise PersonNotFound()
+    rows = await repo.list_filings(session, person_id, on=on, after=after, limit=limit + 1)
+    return _page(rows, limit, "filing_id")
+
+
+# ---------------------------------------------------------------- referrals
+
+
+async def create_referral(session: AsyncSession, principal: Principal, body: ReferralIn) -> Row[Any]:
+    assert principal.institution_code is not None
+    origin = await repo.institution(session, principal.institution_code)
+    if origin is None or not origin.active:
+        raise InstitutionInactive()
+    if origin.kind == "pharmacy":
+        raise ReferralInvalid("A pharmacy cannot refer a patient.")
+    if not await repo.person_exists(session, body.person_id):
+        raise PersonNotFound()
+    target = await repo.institution(session, body.to_institution)
+    if target is None or not target.active:
+        raise ReferralInvalid("to_institution is not an active designated institution.")
+    if target.kind == "pharmacy":
+        raise ReferralInvalid("A pharmacy cannot receive a referral.")
+    if target.code == origin.code:
+        raise ReferralInvalid("A referral must name another institution.")
+    if body.origin_settlement_id is not None:
+        s = await repo.settlement_summary(session, body.origin_settlement_id)
+        if s is None or s.status != "settled" or s.institution_code != origin.code or s.person_id != body.person_id:
+            raise ReferralInvalid(
+                "origin_settlement_id must be a standing settlement of the referring institution for this person."
+            )
+    referral_id = uuid.uuid4()
+    row = await repo.insert_referral(
+        session,
+        referral_id=referral_id,
+        person_id=body.person_id,
+        from_institution=origin.code,
+        to_institution=target.code,
+        origin_settlement_id=body.origin_settlement_id,
+        direction=referral_direction(origin.level, target.level),
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
+    await audit.record(session, principal.key_id, "referral.create", f"referral/{referral_id}")
+    return row
+
+
+async def get_referral(session: AsyncSession, principal: Principal, referral_id: uuid.UUID) -> Row[Any]:
+    row = await repo.get_referral(session, referral_id)
+    if row is None:
+        raise ReferralNotFound()
+    if principal.role == "institution" and principal.institution_code not in (row.from_institution, row.to_institution):
+        raise ReferralNotFound()
+    return row
