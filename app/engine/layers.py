@@ -248,7 +248,9 @@ def critical_illness_layer(
         return LayerResult(ZERO, base, "", in_scope=False)
 
     tilted = ci.tilt is not None and aid_category is not None and aid_category in ci.tilt.categories
-    deductible = round2(ci.deductible * ci.tilt.deductible_factor) if tilted else ci.deductible
+    # Not rounded: settlement.md §5 scales the deductible without rounding; only the
+    # layer's pay is rounded to the cent.
+    deductible = ci.deductible * ci.tilt.deductible_factor if tilted else ci.deductible
     bonus = ci.tilt.ratio_bonus if tilted else ZERO
     no_cap = tilted and ci.tilt.no_cap
 

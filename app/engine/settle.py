@@ -27,6 +27,8 @@ from app.engine.model import (
     ZERO,
     Encounter,
     FundLine,
+    Institution,
+    SpecialDiseaseRegistration,
     ItemResult,
     Refusal,
     Settlement,
@@ -101,7 +103,7 @@ def check_access(encounter: Encounter, ctx: SettlementContext, insutype: str) ->
         ]
         if not registrations:
             return Refusal("special_disease_not_registered", "no active special-disease registration for this disease")
-        if not any(r.sites is None or inst.code in r.sites for r in registrations):
+        if not any(site_covers(r, inst) for r in registrations):
             return Refusal("site_not_chosen", "the institution is not one of the registration's chosen sites")
     if encounter.has_referral:
         ref = ctx.referral
@@ -115,6 +117,17 @@ def check_access(encounter: Encounter, ctx: SettlementContext, insutype: str) ->
         ):
             return Refusal("referral_invalid", "the referral does not apply to this encounter")
     return None
+
+
+def site_covers(registration: SpecialDiseaseRegistration, inst: Institution) -> bool:
+    """选点: the institution is one of the registration's chosen sites.
+
+    A registration open to all sites covers medical institutions only; a pharmacy
+    settles 14 only where it was chosen by name (§1; seed 000: 所有定点医疗机构).
+    """
+    if registration.sites is None:
+        return inst.kind != PHARMACY
+    return inst.code in registration.sites
 
 
 def is_filed(ctx: SettlementContext, day) -> bool:

@@ -132,12 +132,8 @@ async def test_all_sites_with_supplementary(h3, h2, c1, world):
         assert totals(r, "basic_fund") == ("75.00",)  # 100.00 × 0.75
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine check_access lets a pharmacy settle 14 under an all-sites registration; seed 000 opens "
-    "'所有定点医疗机构' (medical institutions) to supplementary insurees and the issue says a pharmacy may "
-    "settle 14 only as a chosen site",
-)
+# A registration open to all sites covers medical institutions; a pharmacy settles 14
+# only where it was chosen by name (§1; seed 000 opens 所有定点医疗机构).
 async def test_pharmacy_not_covered_by_all_sites(h3, p1, world):
     await add_person(world, "SD10", supplementary=True)
     await register(h3, "SD10", "M03900", "all")
