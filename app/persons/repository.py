@@ -47,8 +47,8 @@ async def active_registrations(session: AsyncSession, person_id: str, on: dt.dat
             t.c.person_id == person_id,
             t.c.valid_from <= on,
             t.c.valid_to >= on,
-            t.c.ended_at.is_(None),
-            t.c.superseded_by.is_(None),
+            # Date range only, as at settlement: a version ended by a site change
+            # still governs the days before the change.
         )
         .order_by(t.c.disease_code, t.c.valid_from)
     )

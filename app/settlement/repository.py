@@ -37,9 +37,12 @@ SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_b
   ARRAY(SELECT ROW(r.disease_code, r.valid_from, r.valid_to, r.all_sites, r.sites)
         FROM special_disease_registrations r
         WHERE r.person_id = p.person_id AND r.valid_from <= $3 AND r.valid_to >= $3) AS registrations,
-  ARRAY(SELECT ROW(f.region, f.valid_from, f.valid_to) FROM cross_region_filings f
-        WHERE f.person_id = p.person_id AND f.valid_from <= $3 AND f.valid_to >= $3) AS filings,
-  ARRAY(SELECT ROW(x.person_id, x.to_institution, x.direction, x.valid_from, x.valid_to,
+  ARRAY(SELECT ROW(f.region, f.valid_from, COALESCE(f.valid_to, DATE '9999-12-31'))
+        FROM cross_region_filings f
+        WHERE f.person_id = p.person_id AND f.valid_from <= $3
+          AND (f.valid_to IS NULL OR f.valid_to >= $3)) AS filings,
+  ARRAY(SELECT ROW(x.person_id, x.to_institution, x.direction, x.valid_from,
+                   COALESCE(x.valid_to, DATE '9999-12-31'),
                    x.consumed_by IS NOT NULL,
                    COALESCE((SELECT o.deductible FROM settlements o
                              WHERE o.settlement_id = x.origin_settlement_id AND o.status = 'settled'), 0))

@@ -25,6 +25,7 @@ from app.engine.model import (
     SettlementContext,
 )
 from app.engine.settle import settle as engine_settle
+from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import resolve_e_voucher
 from app.kit.clock import CST
 from app.settlement import repository as repo
@@ -303,6 +304,10 @@ class SettlementService:
             if exc.constraint_name == "settlements_live_encounter":
                 raise EncounterAlreadySettled() from exc
             raise
+        if voucher_hash is not None and marks["voucher_consumed"] != 1:
+            # The voucher row is locked since we resolved it, so this cannot happen
+            # unless that lock is lost; refuse rather than settle a code twice.
+            raise EVoucherUsed()
         if row.mark_policy and marks["policy_marked"] == 0:
             # The policy was replaced between our read and now: nothing is kept.
             self.cache.clear()
