@@ -294,3 +294,17 @@ async def test_idempotent_replay_and_reuse(hospital, world):
     # The same key at another institution is another key.
     assert await world.count("idempotency_keys") == 1
     assert H3 == first.json()["institution_code"]
+
+
+async def test_a_used_policy_version_can_no_longer_be_replaced(hospital, admin_client, world):
+    from tests.settlement.world import dongguan_resident_policy
+
+    doc = dongguan_resident_policy()
+    url = "/v1/policies/441900/390/2026-01-01"
+    # Before any settlement the version may still be corrected.
+    assert (await admin_client.put(url, json=doc)).status_code in (200, 201)
+    await add_person(world, "P001")
+    assert (await settle(hospital, encounter("P001", EXAMPLE_1))).status_code == 201
+    problem(await admin_client.put(url, json=doc), 409, "policy_in_use")
+    r = await hospital.get("/v1/settlements")
+    assert r.json()["items"][0]["settlement_id"]
