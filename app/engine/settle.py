@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.engine.classify import classify_line
-from app.engine.money import round2
+from app.engine.money import CENT, round2
 from app.engine.layers import (
     RatioAdjustments,
     basic_layer,
@@ -33,6 +33,7 @@ from app.engine.model import (
     Refusal,
     Settlement,
     SettlementContext,
+    TOTAL_FIELDS,
     Totals,
 )
 
@@ -265,12 +266,16 @@ class InvariantBroken(AssertionError):
 def check_invariants(result: Settlement) -> None:
     """§11: asserted on every result before it leaves the engine."""
     t = result.totals
-    amounts = [getattr(t, name) for name in t.__dataclass_fields__]
+    totals = [getattr(t, name) for name in TOTAL_FIELDS]
+    for amount in totals:
+        # Totals are quantized to the cent: a value that changes under quantize has
+        # more than two decimals, which would mean a rule produced sub-cent money.
+        if amount < 0 or amount != amount.quantize(CENT) or amount.as_tuple().exponent != -2:
+            raise InvariantBroken(f"total {amount} is negative or not to two decimals")
     for item in result.items:
-        amounts += [item.amount, item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope]
-    for amount in amounts:
-        if amount < 0 or amount.as_tuple().exponent != -2:
-            raise InvariantBroken(f"amount {amount} is negative or not to two decimals")
+        parts = (item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope)
+        if min(parts) < 0 or item.amount != sum(parts, ZERO):
+            raise InvariantBroken(f"line {item.line_no} does not split into non-negative parts")
     checks = (
         t.total == t.self_pay_full + t.over_limit + t.pre_self_pay + t.in_scope,
         t.in_scope == t.deductible + t.pool_self_pay + t.over_cap + t.basic_fund,
