@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class PgServer:
             await self.drop_database(with_database(self.admin_url, name))
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+            shutil.rmtree(self.embedded.data_dir, ignore_errors=True)
 
 
 class TestDB:

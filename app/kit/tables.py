@@ -25,9 +25,13 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, CHAR, JSON, JSONB, UUID
+
+#: In ``INSERT … ON CONFLICT DO UPDATE … RETURNING``: true when the row was inserted, false when updated.
+UPSERT_CREATED = literal_column("(xmax = 0)").label("created")
 
 metadata = MetaData(
     naming_convention={

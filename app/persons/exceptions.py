@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from app.kit.errors import NotFound, Unprocessable
+from app.reference.exceptions import UnknownRegion
+
+__all__ = ["InvalidCertno", "PersonNotFound", "UnknownRegion"]
 
 
 class PersonNotFound(NotFound):
@@ -9,7 +12,3 @@ class PersonNotFound(NotFound):
 
 class InvalidCertno(Unprocessable):
     code, title = "invalid_certno", "Invalid ID number"
-
-
-class UnknownRegion(Unprocessable):
-    code, title = "unknown_region", "Unknown region"

@@ -3,13 +3,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, literal_column, or_, select
+from sqlalchemy import Row, and_, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.tables import UPSERT_CREATED as _CREATED
 from app.kit.tables import accumulators, cross_region_filings, enrollments, persons, special_disease_registrations
-
-_CREATED = literal_column("(xmax = 0)").label("created")
 
 
 async def upsert_person(session: AsyncSession, person_id: str, values: dict[str, Any]) -> Row[Any]:

@@ -10,8 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.kit.types import MoneyIn, MoneyOut, RegionCode
+from app.reference.schemas import AidCategory
 
-AidCategory = Literal["extreme_poverty", "minimum_living", "registered_poor", "low_income"]
 _GENDERS = {"1": "male", "2": "female", "male": "male", "female": "female"}
 
 

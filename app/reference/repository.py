@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, literal_column, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.tables import UPSERT_CREATED as _CREATED
 from app.kit.tables import catalog_items, institutions, policies, regions
-
-_CREATED = literal_column("(xmax = 0)").label("created")  # true when the upsert inserted
 
 
 async def upsert_region(session: AsyncSession, code: str, name: str) -> Row[Any]:
