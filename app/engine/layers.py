@@ -298,22 +298,9 @@ def medical_aid_layer(
     if category is None or med_type not in aid.med_types:
         return LayerResult(ZERO, base, "", in_scope=False)
 
-    before = acc.get("aid_base")
-    after = before + base
-    amount = round2(_threshold_part(before, after, category.threshold) * category.ratio)
-    room = _cap_room(category.annual_cap, acc.get("aid_paid"))
-    if room is not None:
-        amount = min(amount, room)
-    deltas: dict[str, Decimal] = {}
-    if base:
-        deltas["aid_base"] = base
-    if amount:
-        deltas["aid_paid"] = amount
-    text = (
-        f"医疗救助 {aid_category} 起付 {yuan(category.threshold)}, 比例 {percent(category.ratio)}, "
-        f"累计 {yuan(before)}→{yuan(after)}"
+    return _cumulative_aid(
+        base, "aid", category.threshold, category.ratio, category.annual_cap, acc, f"医疗救助 {aid_category}"
     )
-    return LayerResult(amount, base, text, in_scope=True, deltas=deltas)
 
 
 def fallback_layer(
@@ -365,21 +352,37 @@ def secondary_aid_layer(
     if category is None or scope is None or scope not in category.scopes:
         return LayerResult(ZERO, base, "", in_scope=False)
 
-    before = acc.get("sa_base")
+    return _cumulative_aid(
+        base, "sa", category.threshold, category.ratio, sa.annual_cap, acc, f"二次救助 {aid_category} {scope}"
+    )
+
+
+def _cumulative_aid(
+    base: Decimal,
+    prefix: str,
+    threshold: Decimal,
+    ratio: Decimal,
+    annual_cap: Decimal | None,
+    acc: Accumulators,
+    label: str,
+) -> LayerResult:
+    """Aid on the part of this year's cumulative burden above a threshold, up to an annual cap.
+
+    Shared by medical aid (`aid_base`/`aid_paid`) and secondary aid (`sa_base`/`sa_paid`):
+    `after − max(before, T)` is the part of this encounter's base above the threshold.
+    """
+    before = acc.get(f"{prefix}_base")
     after = before + base
-    amount = round2(_threshold_part(before, after, category.threshold) * category.ratio)
-    room = _cap_room(sa.annual_cap, acc.get("sa_paid"))
+    amount = round2(_threshold_part(before, after, threshold) * ratio)
+    room = _cap_room(annual_cap, acc.get(f"{prefix}_paid"))
     if room is not None:
         amount = min(amount, room)
     deltas: dict[str, Decimal] = {}
     if base:
-        deltas["sa_base"] = base
+        deltas[f"{prefix}_base"] = base
     if amount:
-        deltas["sa_paid"] = amount
-    text = (
-        f"二次救助 {aid_category} {scope} 起付 {yuan(category.threshold)}, 比例 {percent(category.ratio)}, "
-        f"累计 {yuan(before)}→{yuan(after)}"
-    )
+        deltas[f"{prefix}_paid"] = amount
+    text = f"{label} 起付 {yuan(threshold)}, 比例 {percent(ratio)}, 累计 {yuan(before)}→{yuan(after)}"
     return LayerResult(amount, base, text, in_scope=True, deltas=deltas)
 
 
