@@ -48,7 +48,8 @@ class DecimalJSONRoute(APIRoute):
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
 
 
-def get_service(request: Request) -> SettlementService:
+async def get_service(request: Request) -> SettlementService:
+    # async: a plain def dependency would be run in a worker thread on every request.
     state = request.app.state
     service = getattr(state, "settlement_service", None)
     if service is None:
