@@ -624,14 +624,18 @@ def grow_phase(args: argparse.Namespace, db: Database, bench: Bench) -> dict[str
 
 
 def profile(args: argparse.Namespace, service: Server, bench: Bench) -> None:
-    """py-spy record of the service while the load generator drives it (not measured)."""
+    """py-spy record of the service while the load generator drives it (not measured).
+
+    Summarise a ``.txt`` (collapsed stacks) with ``python bench/profile_summary.py PATH``."""
     spy = shutil.which("py-spy")
     if spy is None:
         log("py-spy not installed (pip install py-spy): no profile")
         return
     fmt = "speedscope" if args.profile.endswith(".json") else ("raw" if args.profile.endswith(".txt") else "flamegraph")
     cmd = [spy, "record", "--pid", str(service.proc.pid), "--rate", "200", "--duration", str(int(args.profile_seconds)),
-           "--format", fmt, "--output", args.profile, "--nonblocking"]  # fmt: skip
+           "--format", fmt, "--output", args.profile]  # fmt: skip
+    # Blocking sampling (py-spy pauses the process for each sample): whole stacks, at the
+    # price of a slower service while profiling; this phase is not part of the results.
     log("profiling: " + " ".join(cmd))
     with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as spy_proc:
         time.sleep(1)
