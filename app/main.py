@@ -5,6 +5,7 @@ uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -98,6 +99,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await listener.start()
         app.state.reference_listener = listener
         log.info("started", database=redact(url) if embedded is None else "embedded")
+        # What start-up built (app, routes, schemas, caches) lives as long as the process:
+        # keep it out of every collection, and collect the young generation less often —
+        # each request allocates many short-lived objects (docs/performance.md).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
         yield
     finally:
         if listener is not None:

@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from fastapi.routing import APIRoute
 
 from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, Principal
 from app.kit.clock import now
-from app.kit.errors import problem_responses
+from app.kit.errors import BadRequest, problem_responses
 from app.kit.rawdb import RawConnection, after_commit
 from app.settlement.reference_cache import ReferenceCache
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
@@ -43,6 +45,20 @@ class DecimalJSONRoute(APIRoute):
             return await original(request)
 
         return handler
+
+
+def parse_settlement_request(raw: bytes) -> SettlementRequest:
+    """The settle body, parsed and validated from its bytes by pydantic-core in one pass
+    (JSON numbers become exact Decimals). Errors look like FastAPI's own."""
+    try:
+        return SettlementRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors) or not raw:
+            raise BadRequest("The request body is not valid JSON.") from None
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in errors]
+        ) from None
 
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
@@ -120,7 +136,16 @@ async def preview(
         "arriving while the first is running waits for it (up to the lock timeout, then `409 request_in_progress`)."
     ),
     response_model=SettlementOut,
+    # The body is parsed by `parse_settlement_request` (one pydantic-core pass over the
+    # raw bytes); its schema is the same SettlementRequest the preview route declares.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettlementRequest"}}},
+        }
+    },
     responses=problem_responses(
+        400,
         401,
         403,
         (403, "institution_mismatch"),
@@ -136,7 +161,6 @@ async def preview(
     ),
 )
 async def settle(
-    body: SettlementRequest,
     principal: InstitutionPrincipal,
     conn: RawConnection,
     service: Service,
@@ -150,7 +174,9 @@ async def settle(
         ),
     ],
 ) -> Response:
-    return _send(request, await service.settle(conn, body, _caller(principal), idempotency_key))
+    raw = await request.body()
+    body = parse_settlement_request(raw)
+    return _send(request, await service.settle(conn, body, _caller(principal), idempotency_key, raw))
 
 
 @router.get(

@@ -7,50 +7,22 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-
-from app.engine.money import to_decimal
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-def _parse_decimal(value: object) -> Decimal:
-    # Request JSON is parsed with parse_float=Decimal, so a float here means a
-    # caller bypassed that path: refuse rather than guess its digits.
-    if isinstance(value, float):
-        raise ValueError("must be a decimal string or number")
-    try:
-        return to_decimal(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("must be a decimal string or number") from exc
 
-
-def _places(limit: int, *, positive: bool):
-    def check(value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ValueError("must be a finite number")
-        if abs(value) >= Decimal("1e10"):
-            raise ValueError("is too large")
-        if -value.as_tuple().exponent > limit and value != value.quantize(Decimal(1).scaleb(-limit)):
-            raise ValueError(f"at most {limit} decimal places")
-        if positive and value <= 0:
-            raise ValueError("must be greater than 0")
-        if not positive and value < 0:
-            raise ValueError("must not be negative")
-        return value
-
-    return check
-
-
+# Decimal constraints are pydantic-core's own, so the settle route can parse and
+# validate the raw body in one pass (`model_validate_json`): JSON numbers become exact
+# Decimals there (lossless), never binary floats; trailing zeros do not count as places.
 Quantity = Annotated[
     Decimal,
-    BeforeValidator(_parse_decimal),
-    AfterValidator(_places(4, positive=True)),
-    Field(description="Quantity, > 0, up to 4 decimals", examples=["30"]),
+    Field(gt=0, lt=Decimal("1e10"), decimal_places=4, allow_inf_nan=False,
+          description="Quantity, > 0, up to 4 decimals (string or number)", examples=["30"]),
 ]
 UnitPrice = Annotated[
     Decimal,
-    BeforeValidator(_parse_decimal),
-    AfterValidator(_places(6, positive=False)),
-    Field(description="Unit price in yuan, ≥ 0, up to 6 decimals", examples=["1.8900"]),
+    Field(ge=0, lt=Decimal("1e10"), decimal_places=6, allow_inf_nan=False,
+          description="Unit price in yuan, ≥ 0, up to 6 decimals (string or number)", examples=["1.8900"]),
 ]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
 MedType = Literal["11", "14", "21", "41"]

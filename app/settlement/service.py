@@ -77,15 +77,10 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
 
 
-def fingerprint(request: SettlementRequest, institution_code: str) -> bytes:
-    """The request's identity for idempotency: canonical JSON of the validated body."""
-    data = request.model_dump(mode="json")
-    data["institution_code"] = institution_code
-    for item in data["items"]:
-        item["qty"] = _plain(Decimal(item["qty"]))
-        item["unit_price"] = _plain(Decimal(item["unit_price"]))
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+def fingerprint(raw_body: bytes, institution_code: str) -> bytes:
+    """The request's identity for idempotency: the body exactly as sent (api.md: "the same
+    body"), bound to the institution. A client retry resends the same bytes."""
+    return hashlib.sha256(institution_code.encode() + b"\n" + raw_body).digest()
 
 
 def to_encounter(request: SettlementRequest) -> Encounter:
@@ -249,10 +244,15 @@ class SettlementService:
         return Outcome(dumps(body), 200)
 
     async def settle(
-        self, conn: asyncpg.Connection, request: SettlementRequest, caller: Caller, idempotency_key: str
+        self,
+        conn: asyncpg.Connection,
+        request: SettlementRequest,
+        caller: Caller,
+        idempotency_key: str,
+        raw_body: bytes,
     ) -> Outcome:
         institution_code = self._institution_code(request, caller)
-        print_ = fingerprint(request, institution_code)
+        print_ = fingerprint(raw_body, institution_code)
         settlement_id = uuid.uuid4()
         try:
             claimed = await repo.claim_idempotency_key(

@@ -308,3 +308,26 @@ async def test_a_used_policy_version_can_no_longer_be_replaced(hospital, admin_c
     problem(await admin_client.put(url, json=doc), 409, "policy_in_use")
     r = await hospital.get("/v1/settlements")
     assert r.json()["items"][0]["settlement_id"]
+
+
+async def test_settle_parses_the_raw_body_exactly(hospital, world):
+    await add_person(world, "P001")
+    before = await world.counts()
+    r = await hospital.post("/v1/settlements", content=b'{"person_id": "P001", "items": [',
+                            headers={"Idempotency-Key": "bad", "Content-Type": "application/json"})
+    problem(r, 400, "malformed_body")
+    assert await world.counts() == before
+    # JSON numbers reach the engine as exact decimals: 3 × 0.1 = 0.30, B 10% → 0.03 / 0.27
+    raw = (b'{"person_id": "P001", "encounter_id": "N1", "med_type": "11", "encounter_date": "2026-03-10",'
+           b' "items": [{"line_no": 1, "code": "DRUG_B10", "qty": 3, "unit_price": 0.1}]}')
+    r = await hospital.post("/v1/settlements", content=raw,
+                            headers={"Idempotency-Key": "num", "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    item = r.json()["items"][0]
+    assert (item["qty"], item["unit_price"], item["amount"], item["pre_self_pay"], item["in_scope"]) == (
+        "3", "0.1", "0.30", "0.03", "0.27")
+    # A too-precise price is refused with the field's location.
+    bad = raw.replace(b"0.1}", b"0.1234567}").replace(b"N1", b"N2")
+    r = await hospital.post("/v1/settlements", content=bad,
+                            headers={"Idempotency-Key": "precise", "Content-Type": "application/json"})
+    assert problem(r, 422, "validation_error")["errors"][0]["loc"] == ["body", "items", 0, "unit_price"]
