@@ -162,26 +162,31 @@ WITH s AS (
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'settled', ${_N}, {_TOTAL_PARAMS},
     ${_N + 1}, ${_N + 2}, ${_N + 3}::json)
 ), i AS (
+  -- Item and fund lines come from the response text itself: what is stored is, by
+  -- construction, exactly what the caller was given (and the client encodes no arrays).
   INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
     self_pay_full, over_limit, pre_self_pay, in_scope, reason)
-  SELECT $1, * FROM unnest(${_N + 4}::int[], ${_N + 5}::text[], ${_N + 6}::text[], ${_N + 7}::text[]::numeric[],
-    ${_N + 8}::text[]::numeric[], ${_N + 9}::text[]::numeric[], ${_N + 10}::text[], ${_N + 11}::text[]::numeric[], ${_N + 12}::text[]::numeric[],
-    ${_N + 13}::text[]::numeric[], ${_N + 14}::text[]::numeric[], ${_N + 15}::text[])
+  SELECT $1, x.line_no, x.code, x.name, x.qty, x.unit_price, x.amount, x.category,
+    x.self_pay_full, x.over_limit, x.pre_self_pay, x.in_scope, x.reason
+  FROM json_to_recordset(${_N + 3}::json -> 'items') AS x(line_no int, code text, name text, qty numeric,
+    unit_price numeric, amount numeric, category text, self_pay_full numeric, over_limit numeric,
+    pre_self_pay numeric, in_scope numeric, reason text)
 ), f AS (
   INSERT INTO settlement_funds (settlement_id, fund, fund_pay_type, amount, basis, explanation)
-  SELECT $1, * FROM unnest(${_N + 16}::text[], ${_N + 17}::text[], ${_N + 18}::text[]::numeric[], ${_N + 19}::text[]::numeric[],
-    ${_N + 20}::text[])
+  SELECT $1, x.fund, x.fund_pay_type, x.amount, x.basis, x.explanation
+  FROM json_to_recordset(${_N + 3}::json -> 'funds') AS x(fund text, fund_pay_type text, amount numeric,
+    basis numeric, explanation text)
 ), d AS (
   INSERT INTO settlement_deltas (settlement_id, name, amount)
-  SELECT $1, * FROM unnest(${_N + 21}::text[], ${_N + 22}::text[]::numeric[])
+  SELECT $1, * FROM unnest(${_N + 4}::text[], ${_N + 5}::text[]::numeric[])
 ), acc AS (
   INSERT INTO accumulators AS a (person_id, year, name, amount)
-  SELECT $3, $8, n, v FROM unnest(${_N + 21}::text[], ${_N + 22}::text[]::numeric[]) AS t(n, v)
+  SELECT $3, $8, n, v FROM unnest(${_N + 4}::text[], ${_N + 5}::text[]::numeric[]) AS t(n, v)
   WHERE n <> '{ACCOUNT_BALANCE}'
   ON CONFLICT (person_id, year, name) DO UPDATE SET amount = a.amount + EXCLUDED.amount
 ), bal AS (
-  UPDATE persons SET account_balance = account_balance + ${_N + 23}
-  WHERE person_id = $3 AND ${_N + 23} <> 0
+  UPDATE persons SET account_balance = account_balance + ${_N + 6}
+  WHERE person_id = $3 AND ${_N + 6} <> 0
 ), ev AS (
   UPDATE e_vouchers SET consumed_by = $1, consumed_at = ${_N}
   WHERE code_hash = ${_N + 2} AND consumed_by IS NULL
@@ -190,7 +195,7 @@ WITH s AS (
   UPDATE referrals SET consumed_by = $1 WHERE referral_id = ${_N + 1} AND consumed_by IS NULL
 ), pol AS (
   UPDATE policies SET in_use = true
-  WHERE ${_N + 24} AND region = $9 AND insutype = $10 AND effective_from = $11 AND revision = ${_N + 25}
+  WHERE ${_N + 7} AND region = $9 AND insutype = $10 AND effective_from = $11 AND revision = ${_N + 8}
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM pol) AS policy_marked, (SELECT count(*) FROM ev) AS voucher_consumed
@@ -216,15 +221,13 @@ class SettlementRow:
 
 
 async def insert_settlement(conn: asyncpg.Connection, row: SettlementRow, result: Settlement) -> asyncpg.Record:
-    """One statement. Amount arrays are sent as text and cast by the server: asyncpg's
-    client-side Decimal → binary NUMERIC encoding of hundreds of amounts cost more CPU
-    than the rest of the statement (the cast is exact: NUMERIC parses decimal text)."""
+    """One statement. Item and fund lines are read by the server from the response text
+    (`json_to_recordset`); delta amounts travel as text and are cast to NUMERIC there —
+    encoding hundreds of Decimals client-side cost more CPU than the whole statement."""
     return await conn.fetchrow(INSERT_SETTLEMENT_SQL, *insert_arguments(row, result))
 
 
 def insert_arguments(row: SettlementRow, result: Settlement) -> list[Any]:
-    items = result.items
-    funds = result.funds
     delta_names = list(result.deltas)
     delta_amounts = [str(result.deltas[n]) for n in delta_names]
     account_delta = result.deltas.get(ACCOUNT_BALANCE, Decimal("0"))
@@ -247,23 +250,6 @@ def insert_arguments(row: SettlementRow, result: Settlement) -> list[Any]:
         row.referral_id,
         row.e_voucher_hash,
         row.response_json,
-        [i.line_no for i in items],
-        [i.code for i in items],
-        [i.name for i in items],
-        [str(i.qty) for i in items],
-        [str(i.unit_price) for i in items],
-        [str(i.amount) for i in items],
-        [i.category for i in items],
-        [str(i.self_pay_full) for i in items],
-        [str(i.over_limit) for i in items],
-        [str(i.pre_self_pay) for i in items],
-        [str(i.in_scope) for i in items],
-        [i.reason for i in items],
-        [f.fund for f in funds],
-        [f.fund_pay_type for f in funds],
-        [str(f.amount) for f in funds],
-        [str(f.basis) for f in funds],
-        [f.explanation for f in funds],
         delta_names,
         delta_amounts,
         account_delta,

@@ -34,6 +34,9 @@ class DecimalJSONRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         original = super().get_route_handler()
 
+        if self.body_field is None:  # e.g. settle, which parses its own bytes
+            return original
+
         async def handler(request: Request) -> Response:
             if not hasattr(request, "_json"):
                 body = await request.body()

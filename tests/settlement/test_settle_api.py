@@ -331,3 +331,28 @@ async def test_settle_parses_the_raw_body_exactly(hospital, world):
     r = await hospital.post("/v1/settlements", content=bad,
                             headers={"Idempotency-Key": "precise", "Content-Type": "application/json"})
     assert problem(r, 422, "validation_error")["errors"][0]["loc"] == ["body", "items", 0, "unit_price"]
+
+
+async def test_stored_lines_are_the_returned_lines(hospital, world):
+    await add_person(world, "P001")
+    s = (await settle(hospital, encounter("P001", EXAMPLE_1))).json()
+    rows = await world.fetch(
+        "SELECT line_no, code, name, qty, unit_price, amount, category, self_pay_full, over_limit, pre_self_pay,"
+        " in_scope, reason FROM settlement_items WHERE settlement_id = $1::uuid ORDER BY line_no",
+        s["settlement_id"])
+    assert [
+        {"line_no": r["line_no"], "code": r["code"], "amount": str(r["amount"]), "category": r["category"],
+         "self_pay_full": str(r["self_pay_full"]), "over_limit": str(r["over_limit"]),
+         "pre_self_pay": str(r["pre_self_pay"]), "in_scope": str(r["in_scope"]), "reason": r["reason"],
+         "qty": D(r["qty"]), "unit_price": D(r["unit_price"])}
+        for r in rows
+    ] == [
+        {k: (D(v) if k in ("qty", "unit_price") else v) for k, v in i.items() if k != "name"} for i in s["items"]
+    ]
+    funds = await world.fetch(
+        "SELECT fund, fund_pay_type, amount, basis FROM settlement_funds WHERE settlement_id = $1::uuid", s["settlement_id"])
+    assert {(f["fund"], f["fund_pay_type"], str(f["amount"]), str(f["basis"])) for f in funds} == {
+        (f["fund"], f["fund_pay_type"], f["amount"], f["basis"]) for f in s["funds"]}
+    deltas = {r["name"]: r["amount"] for r in await world.fetch(
+        "SELECT name, amount FROM settlement_deltas WHERE settlement_id = $1::uuid", s["settlement_id"])}
+    assert deltas == {"basic_paid": D("13937.00"), "ci_base": D("6973.00")}
