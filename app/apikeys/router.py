@@ -11,8 +11,9 @@ from app.apikeys.schemas import ApiKeyCreated, ApiKeyIn
 from app.kit.auth import AdminPrincipal
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
+from app.kit.routing import DecimalJSONRoute
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], route_class=DecimalJSONRoute)
 
 
 @router.post(

@@ -10,8 +10,9 @@ from app.kit.auth import WalletPrincipal
 from app.kit.clock import now
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
+from app.kit.routing import DecimalJSONRoute
 
-router = APIRouter(prefix="/v1/e-vouchers", tags=["e-vouchers"])
+router = APIRouter(prefix="/v1/e-vouchers", tags=["e-vouchers"], route_class=DecimalJSONRoute)
 
 
 @router.post(

@@ -1,9 +1,11 @@
 """Pydantic types shared by the API schemas: money, ratios, codes, dates.
 
 Requests take money as a JSON string or number. Numbers are never rounded
-through float: a JSON number arrives as a Python float and is accepted only when
-its shortest repr has at most 15 significant digits (then it is exactly the
-literal the client wrote); otherwise the client must send a string.
+through float: every router parses bodies with `parse_float=Decimal`
+(`app.kit.routing.DecimalJSONRoute`), so a JSON number arrives here as the exact
+Decimal the client wrote. Should a float reach these validators another way, it is
+accepted only when its shortest repr has at most 15 significant digits (then it is
+exactly the literal the client wrote); otherwise the client must send a string.
 Responses render money as strings with exactly two decimals.
 """
 

@@ -11,10 +11,11 @@ from app.kit.auth import AdminPrincipal, InstitutionOrOpsPrincipal
 from app.kit.clock import today
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
+from app.kit.routing import DecimalJSONRoute
 from app.persons import service
 from app.persons.schemas import AccumulatorsOut, PersonIn, PersonRecord, PersonView
 
-router = APIRouter(prefix="/v1/persons", tags=["persons"])
+router = APIRouter(prefix="/v1/persons", tags=["persons"], route_class=DecimalJSONRoute)
 
 PersonPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="psn_no", examples=["P441900000001"])]
 

@@ -11,6 +11,7 @@ from app.kit.auth import AdminPrincipal, InstitutionOrOpsPrincipal, OpsPrincipal
 from app.kit.clock import today
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
+from app.kit.routing import DecimalJSONRoute
 from app.reference import service
 from app.reference.schemas import (
     POLICY_EXAMPLE,
@@ -25,7 +26,7 @@ from app.reference.schemas import (
     RegionOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["reference data"])
+router = APIRouter(prefix="/v1", tags=["reference data"], route_class=DecimalJSONRoute)
 
 RegionPath = Annotated[str, Path(pattern=r"^\d{6}$", description="6-digit region code", examples=["441900"])]
 CatalogRegionPath = Annotated[

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query
 from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, OpsPrincipal
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
+from app.kit.routing import DecimalJSONRoute
 from app.registrations import service
 from app.registrations.schemas import (
     FilingIn,
@@ -25,7 +26,7 @@ from app.registrations.schemas import (
     SitesChangeIn,
 )
 
-router = APIRouter(prefix="/v1", tags=["registrations"])
+router = APIRouter(prefix="/v1", tags=["registrations"], route_class=DecimalJSONRoute)
 
 PersonPath = Annotated[str, Path(min_length=1, max_length=64, examples=["440000199001010001"])]
 OnDate = Annotated[

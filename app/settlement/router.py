@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from decimal import Decimal
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from fastapi.routing import APIRoute
 
 from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, Principal
 from app.kit.clock import now
+from app.kit.routing import DecimalJSONRoute
 from app.kit.errors import BadRequest, problem_responses
 from app.kit.rawdb import RawConnection, after_commit
 from app.settlement.reference_cache import ReferenceCache
@@ -22,32 +20,6 @@ from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequ
 from app.settlement.service import Caller, Outcome, SettlementService
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"
-
-
-class DecimalJSONRoute(APIRoute):
-    """Parses JSON request bodies with decimal numbers as `Decimal`, never float.
-
-    Money may arrive as a JSON number (api.md); `json.loads` would make it a
-    binary float and lose the exact cents before validation even starts.
-    """
-
-    def get_route_handler(self) -> Callable:
-        original = super().get_route_handler()
-
-        if self.body_field is None:  # e.g. settle, which parses its own bytes
-            return original
-
-        async def handler(request: Request) -> Response:
-            if not hasattr(request, "_json"):
-                body = await request.body()
-                if body:
-                    try:
-                        request._json = json.loads(body, parse_float=Decimal)
-                    except (ValueError, UnicodeDecodeError):
-                        pass  # FastAPI reports the malformed body itself
-            return await original(request)
-
-        return handler
 
 
 def parse_settlement_request(raw: bytes) -> SettlementRequest:

@@ -113,6 +113,15 @@ async def test_catalog_price_cap_as_json_number_keeps_its_digits(admin_client, d
     )
     assert r.status_code == 201, r.text
     assert await db.fetchval("SELECT price_cap FROM catalog_items") == Decimal("123456.123456")
+    # 16 significant digits: a binary float cannot hold this literal; the body is parsed
+    # with parse_float=Decimal, so it arrives exact (no "send it as a string" refusal).
+    r = await admin_client.put(
+        "/v1/catalogs/000000/items/X2",
+        content=b'{"name": "n", "category": "A", "price_cap": 1234567890.123456}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    assert await db.fetchval("SELECT price_cap FROM catalog_items WHERE code = 'X2'") == Decimal("1234567890.123456")
 
 
 async def test_bulk_is_all_or_nothing(admin_client, db) -> None:
