@@ -356,3 +356,31 @@ async def test_stored_lines_are_the_returned_lines(hospital, world):
     deltas = {r["name"]: r["amount"] for r in await world.fetch(
         "SELECT name, amount FROM settlement_deltas WHERE settlement_id = $1::uuid", s["settlement_id"])}
     assert deltas == {"basic_paid": D("13937.00"), "ci_base": D("6973.00")}
+
+
+async def test_reference_changes_reach_the_next_settlement(hospital, admin_client, world):
+    """The in-process cache (institutions, policies, catalog) is invalidated by admin writes."""
+    await add_person(world, "P001")
+    body = encounter("P001", [("NEW_DRUG", "2", "50.00")], med_type="11")
+    first = await hospital.post("/v1/settlements/preview", json=body)
+    assert first.json()["items"][0]["reason"] == "not_in_catalog"  # and now cached as absent
+    r = await admin_client.put("/v1/catalogs/441900/items/NEW_DRUG",
+                               json={"name": "新药", "category": "B", "self_pay_ratio": "0.20"})
+    assert r.status_code == 201, r.text
+    item = (await hospital.post("/v1/settlements/preview", json=body)).json()["items"][0]
+    # B 20%: 100.00 → pre_self_pay 20.00, in_scope 80.00
+    assert (item["reason"], item["category"], item["pre_self_pay"], item["in_scope"]) == (None, "B", "20.00", "80.00")
+    r = await admin_client.put("/v1/institutions/H44190000001",
+                               json={"name": "x", "kind": "hospital", "level": 3, "region": "441900", "active": False})
+    assert r.status_code == 200, r.text
+    problem(await hospital.post("/v1/settlements/preview", json=body), 422, "institution_inactive")
+
+
+async def test_at_most_1000_lines(hospital, world):
+    await add_person(world, "P001")
+    lines = [("DRUG_A", "1", "1.00")] * 1001
+    problem(await settle(hospital, encounter("P001", lines)), 422, "validation_error")
+    r = await settle(hospital, encounter("P001", lines[:1000]), "k-1000")
+    assert r.status_code == 201, r.text
+    assert r.json()["totals"]["total"] == "1000.00"  # 1000 × 1.00
+    assert await world.count("settlement_items") == 1000
