@@ -185,8 +185,10 @@ WITH s AS (
   WHERE n <> '{ACCOUNT_BALANCE}'
   ON CONFLICT (person_id, year, name) DO UPDATE SET amount = a.amount + EXCLUDED.amount
 ), bal AS (
-  UPDATE persons SET account_balance = account_balance + ${_N + 6}
-  WHERE person_id = $3 AND ${_N + 6} <> 0
+  -- The cast matters: PostgreSQL types a parameter where it first meets it, and it
+  -- analyses WHERE before SET, so a bare "$n <> 0" would make the delta an integer.
+  UPDATE persons SET account_balance = account_balance + ${_N + 6}::numeric
+  WHERE person_id = $3 AND ${_N + 6}::numeric <> 0
 ), ev AS (
   UPDATE e_vouchers SET consumed_by = $1, consumed_at = ${_N}
   WHERE code_hash = ${_N + 2} AND consumed_by IS NULL

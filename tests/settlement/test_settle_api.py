@@ -384,3 +384,17 @@ async def test_at_most_1000_lines(hospital, world):
     assert r.status_code == 201, r.text
     assert r.json()["totals"]["total"] == "1000.00"  # 1000 × 1.00
     assert await world.count("settlement_items") == 1000
+
+
+async def test_account_pays_to_the_cent(pharmacy, world):
+    """A regression: the balance delta was once typed integer by PostgreSQL (−118.25 → −118)."""
+    await add_person(world, "EMP", insutype="310", balance="500.00")
+    r = await settle(pharmacy, encounter("EMP", [("DRUG_A", "3", "45.50")], med_type="41"))
+    t = r.json()["totals"]
+    # 3 × 45.50 = 136.50; annual deductible 100.00; (136.50 − 100.00) × 50% = 18.25 basic;
+    # personal 136.50 − 18.25 = 118.25, all from the account: 500.00 − 118.25 = 381.75
+    assert (t["deductible"], t["basic_fund"], t["personal_account"], t["cash"]) == ("100.00", "18.25", "118.25", "0.00")
+    assert await world.fetchval("SELECT account_balance FROM persons WHERE person_id = 'EMP'") == D("381.75")
+    sid = r.json()["settlement_id"]
+    assert (await pharmacy.post(f"/v1/settlements/{sid}/reversal")).status_code == 201
+    assert await world.fetchval("SELECT account_balance FROM persons WHERE person_id = 'EMP'") == D("500.00")
