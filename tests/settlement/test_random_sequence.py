@@ -36,23 +36,31 @@ async def _books(db, person_id: str) -> tuple[dict[str, D], D]:
     return acc, live, balance
 
 
-async def test_random_year_keeps_the_books(world, make_client):
-    rng = random.Random(20261123)
+@pytest.mark.parametrize("seed", [20261123, 7, 1949])
+async def test_random_year_keeps_the_books(world, make_client, seed):
+    rng = random.Random(seed)
     clients = {code: await make_client("institution", code) for code in (H3, H2, H1, C1, P1)}
     start_balance = {}
     for person_id, insutype, category, balance in PERSONS:
         await add_person(world, person_id, insutype=insutype, aid_category=category, balance=balance,
                          retired=insutype == "310")
         start_balance[person_id] = D(balance)
+        # 高血压 certified for the year, open to every medical institution
+        await world.execute(
+            "INSERT INTO special_disease_registrations (registration_id, person_id, disease_code, certifier_code,"
+            " valid_from, valid_to, all_sites, sites) VALUES (gen_random_uuid(), $1, 'M03900', $2,"
+            " '2026-01-01', '2026-12-31', true, '{}')", person_id, H3)
     live: list[tuple[str, str, str]] = []  # (institution, settlement_id, person)
 
     for step in range(60):
         person_id, insutype, _, _ = rng.choice(PERSONS)
-        inst, med_type = rng.choice([(H3, "21"), (H2, "21"), (H1, "21"), (C1, "11"), (P1, "41"), (H3, "11")])
+        inst, med_type = rng.choice(
+            [(H3, "21"), (H2, "21"), (H1, "21"), (C1, "11"), (P1, "41"), (H3, "11"), (H3, "14"), (C1, "14")])
         lines = [(code, str(rng.randint(1, 4)), price) for code, price in rng.sample(LINES, rng.randint(1, 5))]
         body = encounter(person_id, lines, med_type=med_type, encounter_id=f"S{step}",
                          date=f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                         use_personal_account=rng.random() < 0.8)
+                         use_personal_account=rng.random() < 0.8,
+                         special_disease="M03900" if med_type == "14" else None)
         client = clients[inst]
 
         preview = await client.post("/v1/settlements/preview", json=body)
@@ -81,6 +89,12 @@ async def test_random_year_keeps_the_books(world, make_client):
             # Dongguan policy caps: basic 400000 a year, general outpatient limit 1000
             assert acc.get("basic_paid", D(0)) <= D("400000")
             assert acc.get("limit:general_outpatient", D(0)) <= D("1000")
+            assert acc.get("disease:M03900", D(0)) <= D("2000")  # M03900 annual limit
 
     assert await world.count("settlements") == 60
+    # the mix really reached the layers it is meant to exercise
+    assert await world.count("settlements", "med_type = '14'") > 0
+    assert await world.count("accumulators", "name = 'disease:M03900' AND amount > 0") > 0
+    assert await world.count("settlements", "personal_account > 0") > 0
+    assert await world.count("settlements", "medical_aid > 0") > 0
     assert await world.count("settlements", "status = 'reversed'") == await world.count("settlement_reversals")
