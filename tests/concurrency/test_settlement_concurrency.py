@@ -143,3 +143,39 @@ async def test_killed_connection_mid_settlement_leaves_nothing_and_retry_settles
     assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
     assert await world.count("settlements") == 1
     assert (await accumulators(world, "P001"))["basic_paid"] == D("2800.00")
+
+
+async def test_parallel_settlements_and_reversals_keep_the_books(hospital, community, pharmacy, world):
+    """Settlements and reversals of the same two persons racing each other: afterwards each
+    person's accumulators and balance are exactly the start plus the live settlements' deltas."""
+    import random
+
+    rng = random.Random(42)
+    await add_person(world, "EMP", insutype="310", balance="300.00")
+    await add_person(world, "LOW", aid_category="minimum_living")
+    for client in (hospital, community, pharmacy):
+        await client.get("/v1/settlements")
+    plans = []
+    for n in range(24):
+        person = rng.choice(["EMP", "LOW"])
+        client, med_type = rng.choice([(hospital, "21"), (community, "11"), (pharmacy, "41")])
+        lines = [("DRUG_A", str(rng.randint(1, 3)), "33.35"), ("DRUG_B10", "1", "57.10")]
+        plans.append((client, encounter(person, lines, med_type=med_type, encounter_id=f"P{n}")))
+
+    async def settle_then_maybe_reverse(n: int, client, body):
+        r = await _post(client, body, f"par-{n}")
+        assert r.status_code == 201, r.text
+        if n % 3 == 0:  # a third are reversed while the others still settle
+            rev = await client.post(f"/v1/settlements/{r.json()['settlement_id']}/reversal")
+            assert rev.status_code == 201, rev.text
+
+    await asyncio.gather(*(settle_then_maybe_reverse(n, c, b) for n, (c, b) in enumerate(plans)))
+    assert await world.count("settlements", "status = 'reversed'") == 8
+    for person, start in (("EMP", D("300.00")), ("LOW", D("0"))):
+        deltas = await _deltas_sum(world, person)
+        assert await accumulators(world, person) == deltas
+        account = await world.fetchval(
+            "SELECT coalesce(sum(d.amount), 0) FROM settlement_deltas d JOIN settlements s USING (settlement_id)"
+            " WHERE s.person_id = $1 AND s.status = 'settled' AND d.name = 'account_balance'", person)
+        balance = await world.fetchval("SELECT account_balance FROM persons WHERE person_id = $1", person)
+        assert balance == start + account >= 0
