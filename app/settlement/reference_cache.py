@@ -1,11 +1,12 @@
 """In-process cache of the reference data a settlement reads: institutions,
 policies and catalog items, as engine values.
 
-Entries are valid for one reference *generation* (`app.kit.cache`): every admin
-write bumps it locally and, through NOTIFY, in every other process; a changed
-generation empties the cache before the next lookup. While the cross-process
-listener is down the cache is bypassed (`reliable` False), so a stale policy or
-price can never be used for longer than a notification takes to arrive.
+Entries live in `app.kit.cache.GenerationCache`s, valid for one reference
+*generation*: every admin write bumps it locally and, through NOTIFY, in every
+other process; a changed generation drops the entries. The generation is read
+before querying, so a value read under an older generation is never stored; while
+the cross-process listener is down nothing is cached, so a stale policy or price
+can never be used for longer than a notification takes to arrive.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import asyncpg
 
 from app.engine.model import CatalogItem, Institution, Policy, Restriction
 from app.engine.policy_doc import policy_from_document
+from app.kit.cache import GenerationCache, ReferenceGeneration
 
 NATIONAL = "000000"
 MAX_CATALOG_ENTRIES = 500_000
+#: Stored for "looked up and not there", so misses are cached too.
+_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,31 +64,23 @@ def restriction_from_json(doc: dict[str, Any] | None) -> Restriction | None:
 
 
 class ReferenceCache:
-    def __init__(self, generation: Callable[[], int], reliable: Callable[[], bool]) -> None:
+    def __init__(self, generation: ReferenceGeneration) -> None:
         self._generation = generation
-        self._reliable = reliable
-        self._seen = -1
-        self._institutions: dict[str, Institution | None] = {}
-        self._policies: dict[tuple[str, str], tuple[PolicyVersion, ...]] = {}
-        self._catalog: dict[tuple[str, str], CatalogItem | None] = {}
-
-    def _fresh(self) -> None:
-        current = self._generation()
-        if current != self._seen or not self._reliable():
-            self._institutions.clear()
-            self._policies.clear()
-            self._catalog.clear()
-            self._seen = current
+        self._institutions = GenerationCache(generation)
+        self._policies = GenerationCache(generation)
+        self._catalog = GenerationCache(generation, max_entries=MAX_CATALOG_ENTRIES)
 
     def clear(self) -> None:
-        self._seen = -1
+        for cache in (self._institutions, self._policies, self._catalog):
+            cache.clear()
 
     # ------------------------------------------------------------------ institutions
 
     async def institution(self, conn: asyncpg.Connection, code: str) -> Institution | None:
-        self._fresh()
-        if code in self._institutions:
-            return self._institutions[code]
+        at = self._generation.cache_key  # before querying (see app.kit.cache)
+        cached = self._institutions.get(code, at)
+        if cached is not None:
+            return None if cached is _ABSENT else cached
         row = await conn.fetchrow(
             "SELECT code, kind, level, region, active FROM institutions WHERE code = $1", code
         )
@@ -93,7 +89,7 @@ class ReferenceCache:
             if row
             else None
         )
-        self._institutions[code] = value
+        self._institutions.put(code, _ABSENT if value is None else value, at)
         return value
 
     # ------------------------------------------------------------------ policies
@@ -102,9 +98,9 @@ class ReferenceCache:
         self, conn: asyncpg.Connection, region: str, insutype: str, day: dt.date
     ) -> PolicyVersion | None:
         """The version with the latest effective_from on or before `day` (§2)."""
-        self._fresh()
+        at = self._generation.cache_key
         key = (region, insutype)
-        versions = self._policies.get(key)
+        versions = self._policies.get(key, at)
         if versions is None:
             rows = await conn.fetch(
                 "SELECT document::text AS document, revision, in_use FROM policies "
@@ -120,7 +116,7 @@ class ReferenceCache:
                 )
                 for r in rows
             )
-            self._policies[key] = versions
+            self._policies.put(key, versions, at)
         for version in versions:  # newest first
             if version.policy.effective_from <= day:
                 return version
@@ -128,15 +124,20 @@ class ReferenceCache:
 
     def mark_in_use(self, version: PolicyVersion) -> None:
         """After a commit that used it: later settlements skip the in_use update."""
+        at = self._generation.cache_key
         key = (version.policy.region, version.policy.insutype)
-        versions = self._policies.get(key)
+        versions = self._policies.get(key, at)
         if versions is None:
             return
-        self._policies[key] = tuple(
-            PolicyVersion(v.policy, v.revision, True)
-            if v.policy.effective_from == version.policy.effective_from and v.revision == version.revision
-            else v
-            for v in versions
+        self._policies.put(
+            key,
+            tuple(
+                PolicyVersion(v.policy, v.revision, True)
+                if v.policy.effective_from == version.policy.effective_from and v.revision == version.revision
+                else v
+                for v in versions
+            ),
+            at,
         )
 
     # ------------------------------------------------------------------ catalog
@@ -145,23 +146,26 @@ class ReferenceCache:
         self, conn: asyncpg.Connection, region: str, codes: set[str]
     ) -> dict[str, CatalogItem | None]:
         """Each code's item in the treatment place's catalog chain (None: not in catalog)."""
-        self._fresh()
+        at = self._generation.cache_key
         chain = catalog_chain(region)
-        missing = [c for c in codes if any((r, c) not in self._catalog for r in chain)]
+        found: dict[tuple[str, str], Any] = {}
+        missing: list[str] = []
+        for code in codes:
+            entries = [self._catalog.get((r, code), at) for r in chain]
+            if any(e is None for e in entries):
+                missing.append(code)
+            else:
+                found.update(zip(((r, code) for r in chain), entries))
         if missing:
-            if len(self._catalog) > MAX_CATALOG_ENTRIES:
-                self._catalog.clear()
             rows = await conn.fetch(
                 "SELECT region, code, name, category, self_pay_ratio, price_cap, restriction::text AS restriction "
                 "FROM catalog_items WHERE code = ANY($1::text[]) AND region = ANY($2::text[])",
                 missing,
                 list(chain),
             )
-            for r in chain:
-                for c in missing:
-                    self._catalog.setdefault((r, c), None)
+            loaded: dict[tuple[str, str], Any] = {(r, c): _ABSENT for r in chain for c in missing}
             for row in rows:
-                self._catalog[(row["region"], row["code"])] = CatalogItem(
+                loaded[(row["region"], row["code"])] = CatalogItem(
                     code=row["code"],
                     name=row["name"],
                     category=row["category"],
@@ -170,12 +174,12 @@ class ReferenceCache:
                     restriction=restriction_from_json(json.loads(row["restriction"]) if row["restriction"] else None),
                     region=row["region"],
                 )
+            for key, value in loaded.items():
+                self._catalog.put(key, value, at)
+            found.update(loaded)
         result: dict[str, CatalogItem | None] = {}
         for code in codes:
-            found = None
-            for r in chain:
-                found = self._catalog.get((r, code))
-                if found is not None:
-                    break
-            result[code] = found
+            # the first catalog of the chain that has the code: region, province, national
+            item = next((found[(r, code)] for r in chain if found[(r, code)] is not _ABSENT), None)
+            result[code] = item
         return result

@@ -44,9 +44,7 @@ async def get_service(request: Request) -> SettlementService:
     state = request.app.state
     service = getattr(state, "settlement_service", None)
     if service is None:
-        generation = state.reference
-        cache = ReferenceCache(lambda: generation.value, lambda: generation.reliable)
-        service = state.settlement_service = SettlementService(cache, lambda: now(state))
+        service = state.settlement_service = SettlementService(ReferenceCache(state.reference), lambda: now(state))
     return service
 
 
