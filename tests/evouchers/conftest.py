@@ -9,7 +9,9 @@ import pytest
 
 from app.evouchers import ratelimit
 from app.kit.clock import CST
-from tests.settlement.world import H3, P1, load_world
+# The institution clients are the settlement tests' (they resolve `world` to the one below).
+from tests.settlement.conftest import hospital, pharmacy  # noqa: F401
+from tests.settlement.world import load_world
 
 #: A second pharmacy (Dongguan), for races and per-institution limits.
 P2 = "P44190000002"
@@ -66,15 +68,6 @@ async def wallet(world, make_client):
 
 
 @pytest.fixture
-async def pharmacy(world, make_client):
-    return await make_client("institution", P1)
-
-
-@pytest.fixture
 async def pharmacy2(world, make_client):
     return await make_client("institution", P2)
 
-
-@pytest.fixture
-async def hospital(world, make_client):
-    return await make_client("institution", H3)
