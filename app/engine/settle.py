@@ -20,6 +20,7 @@ from app.engine.model import (
     HOSPITAL,
     COMMUNITY,
     INPATIENT,
+    Person,
     OUTPATIENT_MED_TYPES,
     PHARMACY,
     PHARMACY_PURCHASE,
@@ -60,9 +61,10 @@ def province_of(region: str) -> str:
     return region[:2] + "0000"
 
 
-def resolve_insutype(encounter: Encounter, ctx: SettlementContext) -> str | Refusal:
+def resolve_insutype(encounter: Encounter, person: Person) -> str | Refusal:
+    """The insutype the encounter settles under (its policy is that insutype's)."""
     day = encounter.encounter_date
-    active = [e for e in ctx.person.enrollments if e.active_on(day)]
+    active = [e for e in person.enrollments if e.active_on(day)]
     if encounter.insutype is None:
         kinds = sorted({e.insutype for e in active})
         if not kinds:
@@ -139,7 +141,7 @@ def is_filed(ctx: SettlementContext, day) -> bool:
 
 
 def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
-    insutype = resolve_insutype(encounter, ctx)
+    insutype = resolve_insutype(encounter, ctx.person)
     if isinstance(insutype, Refusal):
         return insutype
     policy = ctx.policy

@@ -24,6 +24,7 @@ from app.engine.model import (
     Settlement,
     SettlementContext,
 )
+from app.engine.settle import resolve_insutype
 from app.engine.settle import settle as engine_settle
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import resolve_e_voucher
@@ -202,11 +203,13 @@ class SettlementService:
             raise InstitutionNotFound()
 
         encounter = to_encounter(request)
-        insutype = _guess_insutype(encounter, state.person)
+        # The engine refuses an encounter without a valid insutype itself (not_insured,
+        # validation_error); without one there is simply no policy to load.
+        insutype = resolve_insutype(encounter, state.person)
         version = (
-            await self.cache.policy_in_force(conn, state.person.insured_region, insutype, day)
-            if insutype is not None
-            else None
+            None
+            if isinstance(insutype, Refusal)
+            else await self.cache.policy_in_force(conn, state.person.insured_region, insutype, day)
         )
         catalog = await self.cache.catalog_items(conn, institution.region, {line.code for line in encounter.lines})
         ctx = SettlementContext(
@@ -387,14 +390,6 @@ class SettlementService:
         ]
         next_cursor = encode_cursor(rows[-1]["settled_at"], rows[-1]["settlement_id"]) if more and rows else None
         return {"items": items, "next_cursor": next_cursor}
-
-
-def _guess_insutype(encounter: Encounter, person) -> str | None:
-    """The insutype whose policy applies; the engine refuses when it is not valid."""
-    if encounter.insutype is not None:
-        return encounter.insutype
-    active = {e.insutype for e in person.enrollments if e.active_on(encounter.encounter_date)}
-    return next(iter(active)) if len(active) == 1 else None
 
 
 def _may_see(caller: Caller, institution_code: str) -> bool:
