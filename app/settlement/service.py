@@ -255,11 +255,11 @@ class SettlementService:
         raw_body: bytes,
     ) -> Outcome:
         institution_code = self._institution_code(request, caller)
-        print_ = fingerprint(raw_body, institution_code)
+        body_digest = fingerprint(raw_body, institution_code)
         settlement_id = uuid.uuid4()
         try:
             claimed = await repo.claim_idempotency_key(
-                conn, institution_code, idempotency_key, print_, settlement_id, request.person_id
+                conn, institution_code, idempotency_key, body_digest, settlement_id, request.person_id
             )
         except asyncpg.LockNotAvailableError as exc:
             raise RequestInProgress() from exc
@@ -267,7 +267,7 @@ class SettlementService:
             stored = await repo.find_idempotent(conn, institution_code, idempotency_key)
             if stored is None:  # pragma: no cover - the row we conflicted with is committed
                 raise RequestInProgress()
-            if bytes(stored["fingerprint"]) != print_:
+            if bytes(stored["fingerprint"]) != body_digest:
                 raise IdempotencyKeyReused()
             return Outcome(stored["response"], 201, replayed=True)
 
