@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import Depends, Request
@@ -90,14 +90,6 @@ async def ensure_admin_key(session: AsyncSession, key: str, label: str = "bootst
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer msk_…`")
 
 
-def _key_cache(request: Request) -> GenerationCache:
-    state = request.app.state
-    cache = getattr(state, "key_cache", None)
-    if cache is None:
-        cache = state.key_cache = GenerationCache(state.reference)
-    return cache
-
-
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -105,17 +97,35 @@ async def get_principal(
     """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized()
-    digest = hash_key(credentials.credentials)
-    generation: ReferenceGeneration = request.app.state.reference
+    return await principal_for_key(request.app.state, credentials.credentials)
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header value, as `HTTPBearer` reads it."""
+    if not authorization:
+        return None
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return None
+    return key
+
+
+async def principal_for_key(state: Any, key: str) -> Principal:
+    """The active key's principal (cached per reference generation); 401 when unknown or revoked."""
+    digest = hash_key(key)
+    generation: ReferenceGeneration = state.reference
     at = generation.cache_key  # read before querying (see app.kit.cache)
-    cache = _key_cache(request)
+    cache = getattr(state, "key_cache", None)
+    if cache is None:
+        cache = state.key_cache = GenerationCache(generation)
     principal = cache.get(digest, at)
     if principal is not None:
         return principal
     # A short connection of its own, released at once: holding the request's
     # session (or a second pooled connection) for the whole request would let a
     # burst of cold requests exhaust the pool while each waits for another.
-    async with request.app.state.engine.connect() as conn:
+    async with state.engine.connect() as conn:
         row = (
             await conn.execute(
                 select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
@@ -130,17 +140,26 @@ async def get_principal(
     return principal
 
 
-def require_roles(*roles: str):  # type: ignore[no-untyped-def]
-    """A dependency allowing only these roles. Admin may do whatever ops may."""
+def allowed_roles(*roles: str) -> frozenset[str]:
+    """The roles a route for ``roles`` admits: admin may do whatever ops may."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
-    allowed = frozenset(roles) | ({"admin"} if "ops" in roles else frozenset())
+    return frozenset(roles) | ({"admin"} if "ops" in roles else frozenset())
+
+
+def check_role(principal: Principal, allowed: frozenset[str]) -> Principal:
+    if principal.role not in allowed:
+        raise Forbidden(f"This endpoint is not available to the {principal.role} role.")
+    return principal
+
+
+def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+    """A dependency allowing only these roles. Admin may do whatever ops may."""
+    allowed = allowed_roles(*roles)
 
     async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(f"This endpoint is not available to the {principal.role} role.")
-        return principal
+        return check_role(principal, allowed)
 
     dependency.__name__ = "require_" + "_or_".join(sorted(allowed))
     return dependency

@@ -10,10 +10,12 @@ before the response is sent; any exception rolls it back.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.kit.errors import ProblemError
 
@@ -54,14 +56,15 @@ def after_commit(request: Request, callback: Callable[[], None]) -> None:
     callbacks.append(callback)
 
 
-async def get_raw_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    engine = request.app.state.engine
+@asynccontextmanager
+async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled asyncpg connection, in no transaction: each statement is its own unless
+    the caller opens one. A lost connection is dropped from the pool and becomes
+    `DatabaseUnavailable`; a lock wait past ``lock_timeout`` becomes `LockTimeout`."""
     async with engine.connect() as sa_conn:
         raw = await sa_conn.get_raw_connection()
-        conn: asyncpg.Connection = raw.driver_connection
         try:
-            async with conn.transaction():
-                yield conn
+            yield raw.driver_connection
         except CONNECTION_LOST as exc:
             # The connection is gone (killed backend, network): drop it from the
             # pool rather than hand a dead one to the next request.
@@ -69,6 +72,11 @@ async def get_raw_connection(request: Request) -> AsyncIterator[asyncpg.Connecti
             raise DatabaseUnavailable() from exc
         except asyncpg.LockNotAvailableError as exc:
             raise LockTimeout() from exc
+
+
+async def get_raw_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with pooled_connection(request.app.state.engine) as conn, conn.transaction():
+        yield conn
     for callback in getattr(request.state, AFTER_COMMIT_STATE, ()):
         callback()
 

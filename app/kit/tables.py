@@ -138,6 +138,9 @@ persons = Table(
     Column("supplementary", Boolean, nullable=False, server_default=text("false")),
     Column("aid_category", Text, nullable=True),
     Money("account_balance"),
+    # Bumped by every write of the person's accumulators or balance: the optimistic
+    # settlement write is guarded by the version it read (app.settlement.repository).
+    Column("state_version", BigInteger, nullable=False, server_default=text("0")),
     Timestamp("updated_at"),
     CheckConstraint("gender IN ('male', 'female')", name="gender"),
     CheckConstraint(

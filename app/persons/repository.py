@@ -14,7 +14,12 @@ from app.kit.tables import accumulators, cross_region_filings, enrollments, pers
 async def upsert_person(session: AsyncSession, person_id: str, values: dict[str, Any]) -> Row[Any]:
     stmt = pg_insert(persons).values(person_id=person_id, **values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[persons.c.person_id], set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()}
+        index_elements=[persons.c.person_id], set_={
+            **{k: stmt.excluded[k] for k in values},
+            "updated_at": func.now(),
+            # A changed balance or attribute makes an optimistic settlement read stale.
+            "state_version": persons.c.state_version + 1,
+        }
     ).returning(*persons.c, _CREATED)
     return (await session.execute(stmt)).one()
 

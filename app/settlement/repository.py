@@ -9,6 +9,7 @@ accumulators. Amounts go in and out as `Decimal` (NUMERIC), never as JSON number
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,8 +29,8 @@ from app.engine.model import (
     TOTAL_FIELDS,
 )
 
-PERSON_STATE_SQL = """
-SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance,
+_PERSON_STATE_COLUMNS = """
+SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance, p.state_version,
   ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to) FROM enrollments e
         WHERE e.person_id = p.person_id) AS enrollments,
   ARRAY(SELECT ROW(a.name, a.amount) FROM accumulators a
@@ -46,9 +47,20 @@ SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_b
                    x.consumed_by IS NOT NULL,
                    COALESCE((SELECT o.deductible FROM settlements o
                              WHERE o.settlement_id = x.origin_settlement_id AND o.status = 'settled'), 0))
-        FROM referrals x WHERE x.referral_id = $4) AS referral
-FROM persons p WHERE p.person_id = $1
-"""
+        FROM referrals x WHERE x.referral_id = $4) AS referral"""
+
+PERSON_STATE_SQL = _PERSON_STATE_COLUMNS + "\nFROM persons p WHERE p.person_id = $1"
+
+#: The same read, with the settlement already stored under this Idempotency-Key (if
+#: any): the optimistic path answers a retry from it without writing anything.
+PERSON_STATE_AND_KEY_SQL = (
+    _PERSON_STATE_COLUMNS
+    + """,
+  (SELECT ROW(k.fingerprint, s.response::text) FROM idempotency_keys k
+   JOIN settlements s ON s.settlement_id = k.settlement_id
+   WHERE k.institution_code = $5 AND k.key = $6) AS stored
+FROM persons p WHERE p.person_id = $1"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +70,10 @@ class PersonState:
     registrations: tuple[SpecialDiseaseRegistration, ...]
     filings: tuple[CrossRegionFiling, ...]
     referral: Referral | None
+    #: persons.state_version as read: the optimistic write's guard.
+    version: int
+    #: (fingerprint, response) stored under the request's Idempotency-Key, when asked.
+    stored: tuple[bytes, str] | None = None
 
 
 async def load_person_state(
@@ -66,13 +82,19 @@ async def load_person_state(
     year: int,
     day: dt.date,
     referral_id: uuid.UUID | None,
+    idempotency: tuple[str, str] | None = None,
 ) -> PersonState | None:
     """The person, this year's accumulators and registrations, in one round trip.
 
-    A settlement locks the person first (`claim_idempotency_key` or
-    `lock_person`), in an earlier statement, so this read sees the latest state.
+    A locked settlement locks the person first (`claim_idempotency_key` or
+    `lock_person`), in an earlier statement, so this read sees the latest state. The
+    optimistic one reads without a lock and passes `version` to its guarded write;
+    it also asks for the settlement stored under its ``(institution, key)``.
     """
-    row = await conn.fetchrow(PERSON_STATE_SQL, person_id, year, day, referral_id)
+    if idempotency is None:
+        row = await conn.fetchrow(PERSON_STATE_SQL, person_id, year, day, referral_id)
+    else:
+        row = await conn.fetchrow(PERSON_STATE_AND_KEY_SQL, person_id, year, day, referral_id, *idempotency)
     if row is None:
         return None
     person = Person(
@@ -88,6 +110,10 @@ async def load_person_state(
     if row["referral"]:
         pid, to_inst, direction, vfrom, vto, consumed, origin = row["referral"][0]
         referral = Referral(pid, to_inst, direction, vfrom, vto, origin, consumed)
+    stored = None
+    if idempotency is not None and row["stored"] is not None:
+        fingerprint, response = row["stored"]
+        stored = (bytes(fingerprint), response)
     return PersonState(
         person=person,
         accumulators=Accumulators({name: amount for name, amount in row["accumulators"]}),
@@ -97,6 +123,8 @@ async def load_person_state(
         ),
         filings=tuple(CrossRegionFiling(region, vfrom, vto) for region, vfrom, vto in row["filings"]),
         referral=referral,
+        version=row["state_version"],
+        stored=stored,
     )
 
 
@@ -150,58 +178,121 @@ async def find_idempotent(conn: asyncpg.Connection, institution_code: str, key: 
 
 # --------------------------------------------------------------------------- write
 
-_TOTAL_COLUMNS = ", ".join(TOTAL_FIELDS)
-_TOTAL_PARAMS = ", ".join(f"${i}" for i in range(13, 13 + len(TOTAL_FIELDS)))
-_N = 13 + len(TOTAL_FIELDS)  # next free parameter number
 
-INSERT_SETTLEMENT_SQL = f"""
-WITH s AS (
-  INSERT INTO settlements (settlement_id, institution_code, person_id, encounter_id, insutype, med_type,
-    encounter_date, accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region,
-    status, settled_at, {_TOTAL_COLUMNS}, referral_id, e_voucher_hash, response)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'settled', ${_N}, {_TOTAL_PARAMS},
-    ${_N + 1}, ${_N + 2}, ${_N + 3}::json)
+def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``:name`` placeholders → ``$1, $2 …`` in order of first use; also the names in that order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", number, sql), tuple(names)
+
+
+_SETTLEMENT_COLUMNS = (
+    "settlement_id, institution_code, person_id, encounter_id, insutype, med_type, encounter_date, "
+    "accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region, status, settled_at, "
+    + ", ".join(TOTAL_FIELDS)
+    + ", referral_id, e_voucher_hash, response"
+)
+_SETTLEMENT_VALUES = (
+    ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
+    ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json"
+)
+
+
+def _lines_ctes(gate: str) -> str:
+    """The settlement row, its item and fund lines, deltas and accumulator upserts. ``gate``
+    is a relation every row is joined with: none (the locked write) or ``claim``, so that
+    nothing is written unless the optimistic write's guard and key claim succeeded."""
+    from_gate = f"FROM {gate}" if gate else ""
+    and_gate = f"{gate}, " if gate else ""
+    return f"""s AS (
+  INSERT INTO settlements ({_SETTLEMENT_COLUMNS})
+  SELECT {_SETTLEMENT_VALUES} {from_gate}
 ), i AS (
   -- Item and fund lines come from the response text itself: what is stored is, by
   -- construction, exactly what the caller was given (and the client encodes no arrays).
   INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
     self_pay_full, over_limit, pre_self_pay, in_scope, reason)
-  SELECT $1, x.line_no, x.code, x.name, x.qty, x.unit_price, x.amount, x.category,
+  SELECT :settlement_id, x.line_no, x.code, x.name, x.qty, x.unit_price, x.amount, x.category,
     x.self_pay_full, x.over_limit, x.pre_self_pay, x.in_scope, x.reason
-  FROM json_to_recordset(${_N + 3}::json -> 'items') AS x(line_no int, code text, name text, qty numeric,
-    unit_price numeric, amount numeric, category text, self_pay_full numeric, over_limit numeric,
+  FROM {and_gate}json_to_recordset(:response::json -> 'items') AS x(line_no int, code text, name text,
+    qty numeric, unit_price numeric, amount numeric, category text, self_pay_full numeric, over_limit numeric,
     pre_self_pay numeric, in_scope numeric, reason text)
 ), f AS (
   INSERT INTO settlement_funds (settlement_id, fund, fund_pay_type, amount, basis, explanation)
-  SELECT $1, x.fund, x.fund_pay_type, x.amount, x.basis, x.explanation
-  FROM json_to_recordset(${_N + 3}::json -> 'funds') AS x(fund text, fund_pay_type text, amount numeric,
-    basis numeric, explanation text)
+  SELECT :settlement_id, x.fund, x.fund_pay_type, x.amount, x.basis, x.explanation
+  FROM {and_gate}json_to_recordset(:response::json -> 'funds') AS x(fund text, fund_pay_type text,
+    amount numeric, basis numeric, explanation text)
 ), d AS (
   INSERT INTO settlement_deltas (settlement_id, name, amount)
-  SELECT $1, * FROM unnest(${_N + 4}::text[], ${_N + 5}::text[]::numeric[])
+  SELECT :settlement_id, t.n, t.v
+  FROM {and_gate}unnest(:delta_names::text[], :delta_amounts::text[]::numeric[]) AS t(n, v)
 ), acc AS (
   INSERT INTO accumulators AS a (person_id, year, name, amount)
-  SELECT $3, $8, n, v FROM unnest(${_N + 4}::text[], ${_N + 5}::text[]::numeric[]) AS t(n, v)
-  WHERE n <> '{ACCOUNT_BALANCE}'
+  SELECT :person_id, :accumulation_year, t.n, t.v
+  FROM {and_gate}unnest(:delta_names::text[], :delta_amounts::text[]::numeric[]) AS t(n, v)
+  WHERE t.n <> '{ACCOUNT_BALANCE}'
   ON CONFLICT (person_id, year, name) DO UPDATE SET amount = a.amount + EXCLUDED.amount
-), bal AS (
-  -- The cast matters: PostgreSQL types a parameter where it first meets it, and it
-  -- analyses WHERE before SET, so a bare "$n <> 0" would make the delta an integer.
-  UPDATE persons SET account_balance = account_balance + ${_N + 6}::numeric
-  WHERE person_id = $3 AND ${_N + 6}::numeric <> 0
+)"""
+
+
+#: The write of a settlement whose person is locked (``claim_idempotency_key`` or
+#: ``lock_person`` earlier in the same transaction).
+LOCKED_WRITE_SQL, LOCKED_WRITE_PARAMS = numbered(f"""
+WITH {_lines_ctes("")}, bal AS (
+  -- The cast matters: PostgreSQL types a parameter where it first meets it.
+  UPDATE persons SET account_balance = account_balance + :account_delta::numeric,
+    state_version = state_version + 1
+  WHERE person_id = :person_id
 ), ev AS (
-  UPDATE e_vouchers SET consumed_by = $1, consumed_at = ${_N}
-  WHERE code_hash = ${_N + 2} AND consumed_by IS NULL
+  UPDATE e_vouchers SET consumed_by = :settlement_id, consumed_at = :settled_at
+  WHERE code_hash = :e_voucher_hash AND consumed_by IS NULL
   RETURNING 1
 ), ref AS (
-  UPDATE referrals SET consumed_by = $1 WHERE referral_id = ${_N + 1} AND consumed_by IS NULL
+  UPDATE referrals SET consumed_by = :settlement_id WHERE referral_id = :referral_id AND consumed_by IS NULL
 ), pol AS (
   UPDATE policies SET in_use = true
-  WHERE ${_N + 7} AND region = $9 AND insutype = $10 AND effective_from = $11 AND revision = ${_N + 8}
+  WHERE :mark_policy AND region = :policy_region AND insutype = :policy_insutype
+    AND effective_from = :policy_effective_from AND revision = :policy_revision
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM pol) AS policy_marked, (SELECT count(*) FROM ev) AS voucher_consumed
-"""
+""")
+
+#: SQLSTATE raised by ``medsettle_abort()`` (migration 0002).
+ABORT_SQLSTATE = "MS409"
+
+#: The optimistic write: one statement, its own transaction. ``guard`` bumps the person's
+#: state version only if it is still the one the engine's input was read at (and waits
+#: for, then re-checks against, any settlement of the person in flight); ``claim`` takes
+#: the Idempotency-Key; every other row is joined with ``claim``. A key taken by a
+#: concurrent request after the guard passed aborts the statement (``medsettle_abort``),
+#: so the balance change in ``guard`` is undone with everything else.
+OPTIMISTIC_WRITE_SQL, OPTIMISTIC_WRITE_PARAMS = numbered(f"""
+WITH guard AS (
+  UPDATE persons SET account_balance = account_balance + :account_delta::numeric,
+    state_version = state_version + 1
+  WHERE person_id = :person_id AND state_version = :state_version
+  RETURNING 1
+), claim AS (
+  INSERT INTO idempotency_keys (institution_code, key, fingerprint, settlement_id)
+  SELECT :institution_code, :idempotency_key, :fingerprint, :settlement_id FROM guard
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), taken AS (
+  SELECT medsettle_abort('idempotency_key_taken') FROM guard WHERE NOT EXISTS (SELECT 1 FROM claim)
+), {_lines_ctes("claim")}, ref AS (
+  UPDATE referrals SET consumed_by = :settlement_id
+  WHERE referral_id = :referral_id AND consumed_by IS NULL AND EXISTS (SELECT 1 FROM claim)
+)
+SELECT (SELECT count(*) FROM guard) AS fresh, (SELECT count(*) FROM taken) AS taken
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,42 +313,75 @@ class SettlementRow:
     response_json: str
 
 
-async def insert_settlement(conn: asyncpg.Connection, row: SettlementRow, result: Settlement) -> asyncpg.Record:
-    """One statement. Item and fund lines are read by the server from the response text
-    (`json_to_recordset`); delta amounts travel as text and are cast to NUMERIC there —
-    encoding hundreds of Decimals client-side cost more CPU than the whole statement."""
-    return await conn.fetchrow(INSERT_SETTLEMENT_SQL, *insert_arguments(row, result))
+class StaleState(Exception):
+    """The optimistic write wrote nothing: the person changed since the read
+    (``state_changed``) or the Idempotency-Key was taken meanwhile (``idempotency_key_taken``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def insert_arguments(row: SettlementRow, result: Settlement) -> list[Any]:
-    delta_names = list(result.deltas)
-    delta_amounts = [str(result.deltas[n]) for n in delta_names]
-    account_delta = result.deltas.get(ACCOUNT_BALANCE, Decimal("0"))
+def write_values(row: SettlementRow, result: Settlement) -> dict[str, Any]:
+    """Every named parameter of both writes. Delta amounts travel as text and are cast to
+    NUMERIC by the server: encoding hundreds of Decimals client-side cost more CPU than
+    the whole statement."""
     totals = result.totals
-    return [
-        row.settlement_id,
-        row.institution_code,
-        row.person_id,
-        row.encounter_id,
-        result.insutype,
-        result.med_type,
-        row.encounter_date,
-        result.accumulation_year,
-        row.policy_region,
-        row.policy_insutype,
-        row.policy_effective_from,
-        result.cross_region,
-        *(getattr(totals, name) for name in TOTAL_FIELDS),
-        row.settled_at,
-        row.referral_id,
-        row.e_voucher_hash,
-        row.response_json,
-        delta_names,
-        delta_amounts,
-        account_delta,
-        row.mark_policy,
-        row.policy_revision,
-    ]
+    # Totals as text too (``::text::numeric`` in the statement), for the same reason.
+    values: dict[str, Any] = {name: str(getattr(totals, name)) for name in TOTAL_FIELDS}
+    values.update(
+        settlement_id=row.settlement_id,
+        institution_code=row.institution_code,
+        person_id=row.person_id,
+        encounter_id=row.encounter_id,
+        insutype=result.insutype,
+        med_type=result.med_type,
+        encounter_date=row.encounter_date,
+        accumulation_year=result.accumulation_year,
+        policy_region=row.policy_region,
+        policy_insutype=row.policy_insutype,
+        policy_effective_from=row.policy_effective_from,
+        policy_revision=row.policy_revision,
+        mark_policy=row.mark_policy,
+        cross_region=result.cross_region,
+        settled_at=row.settled_at,
+        referral_id=row.referral_id,
+        e_voucher_hash=row.e_voucher_hash,
+        response=row.response_json,
+        delta_names=list(result.deltas),
+        delta_amounts=[str(amount) for amount in result.deltas.values()],
+        account_delta=result.deltas.get(ACCOUNT_BALANCE, Decimal("0")),
+    )
+    return values
+
+
+async def insert_settlement(conn: asyncpg.Connection, row: SettlementRow, result: Settlement) -> asyncpg.Record:
+    """The locked write: one statement inside the caller's transaction."""
+    values = write_values(row, result)
+    return await conn.fetchrow(LOCKED_WRITE_SQL, *[values[name] for name in LOCKED_WRITE_PARAMS])
+
+
+async def insert_settlement_optimistic(
+    conn: asyncpg.Connection,
+    row: SettlementRow,
+    result: Settlement,
+    *,
+    idempotency_key: str,
+    fingerprint: bytes,
+    state_version: int,
+) -> None:
+    """The optimistic write, outside any transaction: all of it or nothing. Raises
+    `StaleState` when nothing was written because the read is no longer current."""
+    values = write_values(row, result)
+    values.update(idempotency_key=idempotency_key, fingerprint=fingerprint, state_version=state_version)
+    try:
+        marks = await conn.fetchrow(OPTIMISTIC_WRITE_SQL, *[values[name] for name in OPTIMISTIC_WRITE_PARAMS])
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == ABORT_SQLSTATE:
+            raise StaleState("idempotency_key_taken") from None
+        raise
+    if not marks["fresh"]:
+        raise StaleState("state_changed")
 
 
 # --------------------------------------------------------------------------- read and reverse
@@ -290,8 +414,10 @@ WITH d AS (
   UPDATE accumulators a SET amount = a.amount - d.amount FROM d
   WHERE a.person_id = $2 AND a.year = $3 AND a.name = d.name AND d.name <> '{ACCOUNT_BALANCE}'
 ), bal AS (
-  UPDATE persons SET account_balance = account_balance - d.amount FROM d
-  WHERE person_id = $2 AND d.name = '{ACCOUNT_BALANCE}'
+  -- Unconditional: the state version moves with every reversal (see OPTIMISTIC_WRITE_SQL).
+  UPDATE persons SET state_version = state_version + 1,
+    account_balance = account_balance - COALESCE((SELECT amount FROM d WHERE name = '{ACCOUNT_BALANCE}'), 0)
+  WHERE person_id = $2
 ), ref AS (
   UPDATE referrals SET consumed_by = NULL WHERE consumed_by = $1
 ), rev AS (

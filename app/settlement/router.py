@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
+from starlette.types import Receive, Scope, Send
 
-from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, Principal
+from app.kit.auth import (
+    InstitutionOrOpsPrincipal,
+    InstitutionPrincipal,
+    Principal,
+    allowed_roles,
+    bearer_key,
+    check_role,
+    principal_for_key,
+)
 from app.kit.clock import now
-from app.kit.routing import DecimalJSONRoute
-from app.kit.errors import BadRequest, problem_responses
-from app.kit.rawdb import RawConnection, after_commit
+from app.kit.errors import BadRequest, Unauthorized, problem_responses
+from app.kit.rawdb import RawConnection, after_commit, pooled_connection
+from app.kit.routing import DecimalJSONRoute, read_body, send_json, served_by
+from app.settlement import metrics
 from app.settlement.reference_cache import ReferenceCache
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
 from app.settlement.service import Caller, Outcome, SettlementService
@@ -39,13 +50,16 @@ def parse_settlement_request(raw: bytes) -> SettlementRequest:
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
 
 
-async def get_service(request: Request) -> SettlementService:
-    # async: a plain def dependency would be run in a worker thread on every request.
-    state = request.app.state
+def settlement_service(state: Any) -> SettlementService:
     service = getattr(state, "settlement_service", None)
     if service is None:
         service = state.settlement_service = SettlementService(ReferenceCache(state.reference), lambda: now(state))
     return service
+
+
+async def get_service(request: Request) -> SettlementService:
+    # async: a plain def dependency would be run in a worker thread on every request.
+    return settlement_service(request.app.state)
 
 
 Service = Annotated[SettlementService, Depends(get_service)]
@@ -97,8 +111,87 @@ async def preview(
     return _send(request, await service.preview(conn, body, _caller(principal)))
 
 
-@router.post(
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_IDEMPOTENCY_KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)])
+_INSTITUTION = allowed_roles("institution")
+_REPLAYED = ((b"idempotent-replayed", b"true"),)
+
+
+def _idempotency_key(value: str | None) -> str:
+    """The header, checked as FastAPI would check ``Header(pattern=…)``, with its errors."""
+    if value is not None and _IDEMPOTENCY_KEY.match(value):
+        return value
+    loc = ("header", "Idempotency-Key")
+    if value is None:
+        raise RequestValidationError([{"type": "missing", "loc": loc, "msg": "Field required", "input": None}])
+    try:
+        _IDEMPOTENCY_KEY_ADAPTER.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": loc} for e in exc.errors(include_url=False)]) from None
+    raise AssertionError("unreachable: the pattern matched the adapter but not re")  # pragma: no cover
+
+
+async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
+    """POST /v1/settlements, as plain ASGI (see `ASGIRoute`): the same checks in the same
+    order as the documented endpoint's dependencies — key and role (401/403), then
+    ``Idempotency-Key`` (422), then the body (400/422) — before any connection is taken.
+
+    The settlement is first tried optimistically (a read and one guarded write, each its
+    own transaction, no lock held while the engine runs); when that declines, it runs
+    again with the person locked, in one transaction, exactly as if the first try had not
+    happened (docs/architecture.md, "The settlement write")."""
+    state = scope["app"].state
+    authorization = key_header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"idempotency-key" and key_header is None:
+            key_header = value.decode("latin-1")
+    api_key = bearer_key(authorization)
+    if api_key is None:
+        raise Unauthorized()
+    caller = _caller(check_role(await principal_for_key(state, api_key), _INSTITUTION))
+    idempotency_key = _idempotency_key(key_header)
+    raw = await read_body(receive)
+    body = parse_settlement_request(raw)
+    service = settlement_service(state)
+    async with pooled_connection(state.engine) as conn:
+        outcome = await service.settle_optimistic(conn, body, caller, idempotency_key, raw)
+        if isinstance(outcome, str):
+            metrics.LOCKED[outcome].inc()
+            async with conn.transaction():
+                outcome = await service.settle(conn, body, caller, idempotency_key, raw)
+        else:
+            metrics.OPTIMISTIC.inc()
+    for callback in outcome.after_commit:
+        callback()
+    await send_json(send, outcome.status, outcome.body.encode(), _REPLAYED if outcome.replayed else (), scope)
+
+
+async def settle(
+    principal: InstitutionPrincipal,
+    conn: RawConnection,
+    service: Service,
+    request: Request,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="1–128 printable characters, unique per request within the institution",
+        ),
+    ],
+) -> Response:
+    """The operation as documented. Requests are served by `serve_settle`; this signature
+    is what makes the OpenAPI operation (security, header, responses)."""
+    raise AssertionError("POST /v1/settlements is served by serve_settle")  # pragma: no cover
+
+
+router.add_api_route(
     "",
+    settle,
+    methods=["POST"],
+    route_class_override=served_by(serve_settle),
     status_code=201,
     summary="Settle an encounter 结算",
     description=(
@@ -133,23 +226,8 @@ async def preview(
         (503, "busy"),
     ),
 )
-async def settle(
-    principal: InstitutionPrincipal,
-    conn: RawConnection,
-    service: Service,
-    request: Request,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="1–128 printable characters, unique per request within the institution",
-        ),
-    ],
-) -> Response:
-    raw = await request.body()
-    body = parse_settlement_request(raw)
-    return _send(request, await service.settle(conn, body, _caller(principal), idempotency_key, raw))
+#: Served by `app.kit.routing.HotRoutes` ahead of FastAPI's router.
+HOT_ROUTES = {("POST", "/v1/settlements"): router.routes[-1]}
 
 
 @router.get(

@@ -1,0 +1,108 @@
+"""In-process CPU per settlement: the ASGI app driven directly (no HTTP, no uvicorn),
+one request at a time, against a database made by ``run.py --keep-db``.
+
+    python bench/inproc.py postgresql://…/medsettle_bench_xxx [--kind outpatient] [-n 3000] [--profile]
+
+Prints the service's CPU per settlement (process time / settlements). It isolates
+what the app itself costs per request from the HTTP server and the event loop's
+queueing; `--profile` adds a cProfile table of the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadgen import build_templates  # noqa: E402
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--kind", default="outpatient")
+    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--persons", type=int, default=200)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    os.environ["MEDSETTLE_DATABASE_URL"] = args.url
+    os.environ.setdefault("MEDSETTLE_LOG_LEVEL", "WARNING")
+    from app.main import create_app
+
+    app = create_app()
+    templates = build_templates(
+        300, args.persons, seed=7, host="x", path="/v1/settlements", eid_width=20, key_width=20
+    )[args.kind]
+    requests = []
+    for t in templates:
+        head = t.head.split(b"\r\n")
+        headers = []
+        for line in head[1:]:
+            if b": " in line and not line.endswith(b": "):
+                name, value = line.split(b": ", 1)
+                headers.append((name.lower(), value))
+        requests.append((headers, t.mid[4:], t.tail))
+
+    async def call(i: int) -> int:
+        headers, before, after = requests[i % len(requests)]
+        tag = uuid.uuid4().hex[:20].encode()
+        body = before + tag + after
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/v1/settlements", "raw_path": b"/v1/settlements", "query_string": b"",
+            "root_path": "", "headers": [*headers, (b"idempotency-key", tag)], "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80), "state": {},
+        }
+        sent = False
+        status = 0
+
+        async def receive():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif status >= 400 and i == 0:
+                print(message.get("body", b"")[:300])
+
+        await app(scope, receive, send)
+        return status
+
+    async with app.router.lifespan_context(app):
+        for i in range(300):  # warm caches and prepared statements
+            await call(i)
+        prof = cProfile.Profile() if args.profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if prof:
+            prof.enable()
+        statuses: dict[int, int] = {}
+        for i in range(args.n):
+            s = await call(i)
+            statuses[s] = statuses.get(s, 0) + 1
+        if prof:
+            prof.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
+              f"wall {wall / args.n * 1e6:.0f} µs")
+        if prof:
+            pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(main())
