@@ -1,14 +1,14 @@
 """Store N settlements quickly with bulk SQL, to measure the service on a database with history.
 
 ``grow(db_url, n, persons)`` clones settlements the service itself stored earlier in the
-run (the "sources": up to 150 real settlements of every med_type, with their items,
-funds and deltas), so every value is one the engine produced: settlement N gets a new
-random settlement id, a synthetic person of the same region, its own encounter id and
+run (the "sources": up to 150 real settlements of every med_type, with their deltas), so
+every value is one the engine produced: settlement N gets a new version-7 settlement
+id of its own time, a synthetic person of the same region, its own encounter id and
 idempotency key, and a ``settled_at`` spread over this year so far; its stored
 response is the source's with the ids replaced. Rows go in with ``INSERT … SELECT``
 from ``generate_series``, in batches of ``batch`` settlements, one transaction each,
-into settlements, settlement_items, settlement_funds, settlement_deltas and
-idempotency_keys, with every index in place (as the service's own inserts find them).
+into settlements (whose response holds the item and fund lines), settlement_deltas
+and idempotency_keys, with every index in place (as the service's own inserts find them).
 
 Accumulators are not rebuilt from the grown history: they are one row per person,
 year and name whatever the history, so their size (and cost) does not depend on it.
@@ -38,17 +38,11 @@ FROM (
   SELECT *, row_number() OVER (PARTITION BY med_type ORDER BY settlement_id) AS nth
   FROM settlements WHERE status = 'settled' AND person_id LIKE 'S%'
 ) s WHERE s.nth <= 150;
-CREATE TEMP TABLE grow_src_items ON COMMIT PRESERVE ROWS AS
-  SELECT g.k, i.* FROM settlement_items i JOIN grow_src g USING (settlement_id);
-CREATE TEMP TABLE grow_src_funds ON COMMIT PRESERVE ROWS AS
-  SELECT g.k, f.* FROM settlement_funds f JOIN grow_src g USING (settlement_id);
 CREATE TEMP TABLE grow_src_deltas ON COMMIT PRESERVE ROWS AS
   SELECT g.k, d.* FROM settlement_deltas d JOIN grow_src g USING (settlement_id);
 CREATE INDEX ON grow_src (k);
-CREATE INDEX ON grow_src_items (k);
-CREATE INDEX ON grow_src_funds (k);
 CREATE INDEX ON grow_src_deltas (k);
-ANALYZE grow_src; ANALYZE grow_src_items; ANALYZE grow_src_funds; ANALYZE grow_src_deltas;
+ANALYZE grow_src; ANALYZE grow_src_deltas;
 """
 
 # $1, $2: the batch's first and last number; $3: number of sources; $4: persons per region;
@@ -58,13 +52,18 @@ BATCH_SQL = [
     # which source, person and time each new settlement gets
     """
     CREATE TEMP TABLE grow_batch ON COMMIT DROP AS
-    SELECT g, src.k,
-           md5($5 || ':' || g)::uuid AS sid,
-           'S' || src.region || lpad((3 * ((g * 7919) % $4) + src.ridx)::text, 8, '0') AS pid,
-           'G' || $5 || g AS eid,
-           now() - make_interval(secs => (g * 104729 % $6)::double precision) AS at
-    FROM generate_series($1::bigint, $2::bigint) AS g
-    JOIN grow_src src ON src.k = (g % $3)::int
+    SELECT t.g, t.k, t.pid, t.eid, t.at,
+           -- a version-7 id of the settlement's own time, as the service makes (app.kit.ids)
+           (lpad(to_hex(floor(extract(epoch FROM t.at) * 1000)::bigint), 12, '0') || '7'
+            || substr(t.h, 1, 3) || '8' || substr(t.h, 4, 15))::uuid AS sid
+    FROM (
+      SELECT g, src.k, md5($5 || ':' || g) AS h,
+             'S' || src.region || lpad((3 * ((g * 7919) % $4) + src.ridx)::text, 8, '0') AS pid,
+             'G' || $5 || g AS eid,
+             now() - make_interval(secs => (g * 104729 % $6)::double precision) AS at
+      FROM generate_series($1::bigint, $2::bigint) AS g
+      JOIN grow_src src ON src.k = (g % $3)::int
+    ) t
     ORDER BY sid
     """,
     """
@@ -82,19 +81,6 @@ BATCH_SQL = [
       replace(replace(replace(s.response_text, s.settlement_id::text, b.sid::text),
                       s.person_id, b.pid), s.encounter_id, b.eid)::json
     FROM grow_batch b JOIN grow_src s USING (k)
-    """,
-    """
-    INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
-      self_pay_full, over_limit, pre_self_pay, in_scope, reason)
-    SELECT b.sid, i.line_no, i.code, i.name, i.qty, i.unit_price, i.amount, i.category,
-      i.self_pay_full, i.over_limit, i.pre_self_pay, i.in_scope, i.reason
-    FROM grow_batch b JOIN grow_src_items i USING (k)
-    ORDER BY b.sid, i.line_no
-    """,
-    """
-    INSERT INTO settlement_funds (settlement_id, fund, fund_pay_type, amount, basis, explanation)
-    SELECT b.sid, f.fund, f.fund_pay_type, f.amount, f.basis, f.explanation
-    FROM grow_batch b JOIN grow_src_funds f USING (k)
     """,
     """
     INSERT INTO settlement_deltas (settlement_id, name, amount)
@@ -120,7 +106,6 @@ async def grow_async(
         per_region = max(1, persons // 3)
         tag = secrets.token_hex(3)
         before = await conn.fetchval("SELECT count(*) FROM settlements")
-        items0 = await conn.fetchval("SELECT count(*) FROM settlement_items")
         log(f"grow: {n:,} settlements cloned from {sources} sources, in batches of {batch:,}")
         t0 = time.monotonic()
         done = 0
@@ -134,13 +119,11 @@ async def grow_async(
             log(f"grow: {done:,}/{n:,} ({rate:,.0f}/s, {(n - done) / rate:,.0f} s to go)")
         elapsed = time.monotonic() - t0
         after = await conn.fetchval("SELECT count(*) FROM settlements")
-        items = await conn.fetchval("SELECT count(*) FROM settlement_items")
         size = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
         log(
-            f"grow: settlements {before:,} -> {after:,}, settlement_items {items0:,} -> {items:,}, "
-            f"database {size}, {elapsed:.0f} s"
+            f"grow: settlements {before:,} -> {after:,}, database {size}, {elapsed:.0f} s"
         )
-        return {"seconds": elapsed, "settlements": after, "items": items}
+        return {"seconds": elapsed, "settlements": after}
     finally:
         await conn.close()
 

@@ -25,6 +25,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.loadgen import build_templates  # noqa: E402
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every process named postgres on this machine (server-side cost)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)
+            if not fields[0].endswith("(postgres"):
+                continue
+            parts = fields[1].split()
+            total += (int(parts[11]) + int(parts[12])) / tick
+        except (OSError, IndexError):
+            continue
+    return total
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
@@ -85,7 +104,7 @@ async def main() -> None:
         for i in range(300):  # warm caches and prepared statements
             await call(i)
         prof = cProfile.Profile() if args.profile else None
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu()
         if prof:
             prof.enable()
         statuses: dict[int, int] = {}
@@ -94,9 +113,9 @@ async def main() -> None:
             statuses[s] = statuses.get(s, 0) + 1
         if prof:
             prof.disable()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu, wall, pg = time.process_time() - cpu, time.perf_counter() - wall, postgres_cpu() - pg
         print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
-              f"wall {wall / args.n * 1e6:.0f} µs")
+              f"PostgreSQL {pg / args.n * 1e6:.0f} µs, wall {wall / args.n * 1e6:.0f} µs")
         if prof:
             pstats.Stats(prof).sort_stats("tottime").print_stats(35)
 

@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, service, floor, loadgen, postmaster)
         bench.warmup(args.warmup)
         # The demo world was analyzed with no settlements: plans made then (the foreign-key
-        # checks of settlement_items/funds/deltas) scan settlements sequentially until
+        # checks of settlement_deltas) scan settlements sequentially until
         # autovacuum's next analyze (up to a minute in), at several times the cost per
         # settlement. Analyze now, with the warm-up's rows, to measure the steady state.
         sql(db.url, "ANALYZE", "CHECKPOINT")

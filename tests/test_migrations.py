@@ -16,7 +16,7 @@ from app.kit.tables import metadata
 
 SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
-    "settlements", "settlement_items", "settlement_funds", "settlement_deltas", "settlement_reversals",
+    "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
     "audit_log",
 }  # fmt: skip

@@ -211,38 +211,8 @@ settlements = Table(
     Index("settlements_settled_at", "settled_at", "settlement_id"),
 )
 
-settlement_items = Table(
-    "settlement_items",
-    metadata,
-    Column(
-        "settlement_id", UUID(as_uuid=True), ForeignKey("settlements.settlement_id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column("line_no", Integer, primary_key=True),
-    Column("code", String(64), nullable=False),
-    Column("name", Text, nullable=True),
-    Column("qty", Numeric(14, 4), nullable=False),
-    Column("unit_price", Numeric(18, 6), nullable=False),
-    Money("amount"),
-    Column("category", CHAR(1), nullable=True),
-    Money("self_pay_full"),
-    Money("over_limit"),
-    Money("pre_self_pay"),
-    Money("in_scope"),
-    Column("reason", Text, nullable=True),
-)
-
-settlement_funds = Table(
-    "settlement_funds",
-    metadata,
-    Column(
-        "settlement_id", UUID(as_uuid=True), ForeignKey("settlements.settlement_id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column("fund", Text, primary_key=True),
-    Column("fund_pay_type", Text, nullable=False),
-    Money("amount"),
-    Money("basis"),
-    Column("explanation", Text, nullable=False),
-)
+# settlement_items and settlement_funds are views over settlements.response (migration
+# 0003): the lines are stored once, in the response the caller was given.
 
 settlement_deltas = Table(
     "settlement_deltas",
@@ -345,7 +315,7 @@ audit_log = Table(
 
 __all__ = [
     "metadata", "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments",
-    "accumulators", "settlements", "settlement_items", "settlement_funds", "settlement_deltas",
+    "accumulators", "settlements", "settlement_deltas",
     "settlement_reversals", "idempotency_keys", "special_disease_registrations", "cross_region_filings",
     "referrals", "e_vouchers", "audit_log", "SETTLEMENT_MONEY_COLUMNS",
 ]  # fmt: skip

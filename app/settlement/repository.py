@@ -206,7 +206,9 @@ _SETTLEMENT_VALUES = (
 
 
 def _lines_ctes(gate: str) -> str:
-    """The settlement row, its item and fund lines, deltas and accumulator upserts. ``gate``
+    """The settlement row (its item and fund lines are in its response: the views
+    settlement_items and settlement_funds read them from there), deltas and accumulator
+    upserts. ``gate``
     is a relation every row is joined with: none (the locked write) or ``claim``, so that
     nothing is written unless the optimistic write's guard and key claim succeeded."""
     from_gate = f"FROM {gate}" if gate else ""
@@ -214,21 +216,6 @@ def _lines_ctes(gate: str) -> str:
     return f"""s AS (
   INSERT INTO settlements ({_SETTLEMENT_COLUMNS})
   SELECT {_SETTLEMENT_VALUES} {from_gate}
-), i AS (
-  -- Item and fund lines come from the response text itself: what is stored is, by
-  -- construction, exactly what the caller was given (and the client encodes no arrays).
-  INSERT INTO settlement_items (settlement_id, line_no, code, name, qty, unit_price, amount, category,
-    self_pay_full, over_limit, pre_self_pay, in_scope, reason)
-  SELECT :settlement_id, x.line_no, x.code, x.name, x.qty, x.unit_price, x.amount, x.category,
-    x.self_pay_full, x.over_limit, x.pre_self_pay, x.in_scope, x.reason
-  FROM {and_gate}json_to_recordset(:response::json -> 'items') AS x(line_no int, code text, name text,
-    qty numeric, unit_price numeric, amount numeric, category text, self_pay_full numeric, over_limit numeric,
-    pre_self_pay numeric, in_scope numeric, reason text)
-), f AS (
-  INSERT INTO settlement_funds (settlement_id, fund, fund_pay_type, amount, basis, explanation)
-  SELECT :settlement_id, x.fund, x.fund_pay_type, x.amount, x.basis, x.explanation
-  FROM {and_gate}json_to_recordset(:response::json -> 'funds') AS x(fund text, fund_pay_type text,
-    amount numeric, basis numeric, explanation text)
 ), d AS (
   INSERT INTO settlement_deltas (settlement_id, name, amount)
   SELECT :settlement_id, t.n, t.v

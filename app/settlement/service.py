@@ -30,6 +30,7 @@ from app.engine.settle import settle as engine_settle
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import resolve_e_voucher
 from app.kit.clock import CST
+from app.kit.ids import uuid7
 from app.settlement import repository as repo
 from app.settlement.exceptions import (
     EncounterAlreadySettled,
@@ -329,7 +330,7 @@ class SettlementService:
         result, version = await self._evaluate(conn, request, institution_code, state)
         if not version.in_use:
             return "policy_first_use"  # the locked write marks the policy version in use, checking its revision
-        row = self._row(request, institution_code, person_id, uuid.uuid4(), result, version, None)
+        row = self._row(request, institution_code, person_id, uuid7(), result, version, None)
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
@@ -354,7 +355,7 @@ class SettlementService:
         """结算 with the person locked for the whole transaction (the caller's)."""
         institution_code = self._institution_code(request, caller)
         body_digest = fingerprint(raw_body, institution_code)
-        settlement_id = uuid.uuid4()
+        settlement_id = uuid7()
         try:
             claimed = await repo.claim_idempotency_key(
                 conn, institution_code, idempotency_key, body_digest, settlement_id, request.person_id
