@@ -117,7 +117,7 @@ async def main() -> None:
         print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
               f"PostgreSQL {pg / args.n * 1e6:.0f} µs, wall {wall / args.n * 1e6:.0f} µs")
         if prof:
-            pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+            pstats.Stats(prof).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "35")))
 
 
 if __name__ == "__main__":

@@ -69,9 +69,12 @@ class ReferenceCache:
         self._institutions = GenerationCache(generation)
         self._policies = GenerationCache(generation)
         self._catalog = GenerationCache(generation, max_entries=MAX_CATALOG_ENTRIES)
+        #: (treatment region, code) → the item its catalog chain gives (or _ABSENT): one
+        #: lookup per line instead of one per catalog of the chain.
+        self._resolved = GenerationCache(generation, max_entries=MAX_CATALOG_ENTRIES)
 
     def clear(self) -> None:
-        for cache in (self._institutions, self._policies, self._catalog):
+        for cache in (self._institutions, self._policies, self._catalog, self._resolved):
             cache.clear()
 
     # ------------------------------------------------------------------ institutions
@@ -147,6 +150,22 @@ class ReferenceCache:
     ) -> dict[str, CatalogItem | None]:
         """Each code's item in the treatment place's catalog chain (None: not in catalog)."""
         at = self._generation.cache_key
+        result: dict[str, CatalogItem | None] = {}
+        unresolved: set[str] = set()
+        for code in codes:
+            item = self._resolved.get((region, code), at)
+            if item is None:
+                unresolved.add(code)
+            else:
+                result[code] = None if item is _ABSENT else item
+        if not unresolved:
+            return result
+        result.update(await self._resolve(conn, region, unresolved, at))
+        return result
+
+    async def _resolve(
+        self, conn: asyncpg.Connection, region: str, codes: set[str], at: int | None
+    ) -> dict[str, CatalogItem | None]:
         chain = catalog_chain(region)
         found: dict[tuple[str, str], Any] = {}
         missing: list[str] = []
@@ -182,4 +201,5 @@ class ReferenceCache:
             # the first catalog of the chain that has the code: region, province, national
             item = next((found[(r, code)] for r in chain if found[(r, code)] is not _ABSENT), None)
             result[code] = item
+            self._resolved.put((region, code), _ABSENT if item is None else item, at)
         return result

@@ -72,7 +72,10 @@ def iso(moment: dt.datetime) -> str:
 
 
 def _money(value: Decimal) -> str:
-    return format(value, "f")
+    # str() is a third of format()'s cost and the same text unless it would use an
+    # exponent (never for the engine's two-place amounts); then fall back.
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 def _plain(value: Decimal) -> str:
