@@ -56,6 +56,10 @@ def redact(url: str) -> str:
     return url
 
 
+#: Connections older than this are replaced (pool_recycle; also app.kit.rawdb.HeldConnections).
+POOL_RECYCLE_SECONDS = 1800
+
+
 def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     settings = settings or Settings()
     return create_async_engine(
@@ -66,7 +70,7 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         # checkout. A dead connection is instead dropped when it fails (SQLAlchemy
         # invalidates on disconnect errors; the raw hot path invalidates itself).
         pool_pre_ping=False,
-        pool_recycle=1800,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args={
             "server_settings": {
                 # Bounded waits: a settlement queued behind the same person (or an

@@ -23,7 +23,7 @@ from app.kit.auth import (
 )
 from app.kit.clock import now
 from app.kit.errors import BadRequest, Unauthorized, problem_responses
-from app.kit.rawdb import RawConnection, after_commit, pooled_connection
+from app.kit.rawdb import RawConnection, after_commit
 from app.kit.routing import DecimalJSONRoute, read_body, send_json, served_by
 from app.settlement import metrics
 from app.settlement.reference_cache import ReferenceCache
@@ -155,7 +155,7 @@ async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
     raw = await read_body(receive)
     body = parse_settlement_request(raw)
     service = settlement_service(state)
-    async with pooled_connection(state.engine) as conn:
+    async with state.held_connections.connection() as conn:
         outcome = await service.settle_optimistic(conn, body, caller, idempotency_key, raw)
         if isinstance(outcome, str):
             metrics.LOCKED[outcome].inc()
