@@ -4,7 +4,7 @@
 
 Prints the top self frames and the share of samples (event-loop thread only) whose stack
 passes through each part of the settlement path. Shares are inclusive and overlap
-(a sample in ``insert_settlement`` is also in ``SettlementService.settle``).
+(a sample in ``insert_settlement_optimistic`` is also in ``settle_optimistic``).
 """
 
 from __future__ import annotations
@@ -15,25 +15,22 @@ from collections import Counter
 # (label, substring of a frame "function (file:line)")
 COMPONENTS = [
     ("whole request in the app (RequestContextMiddleware down)", "RequestContextMiddleware.__call__ ("),
-    ("FastAPI dependency solving (auth, connection, body)", "solve_dependencies ("),
-    ("  request body validation (pydantic SettlementRequest)", "request_body_to_args ("),
-    ("  json.loads(parse_float=Decimal) in DecimalJSONRoute", "loads (json/__init__.py"),
-    ("  get_raw_connection (pool checkout, BEGIN, COMMIT)", "get_raw_connection ("),
-    ("    BEGIN", "Transaction.start ("),
-    ("    COMMIT", "Transaction.__commit ("),
-    ("  get_principal (API key, cached)", "get_principal ("),
-    ("router settle() → SettlementService.settle", "SettlementService.settle ("),
-    ("  fingerprint() (model_dump + canonical JSON + sha256)", "fingerprint ("),
-    ("  claim_idempotency_key (statement)", "claim_idempotency_key ("),
-    ("  load_person_state (statement + decoding)", "load_person_state ("),
-    ("  reference cache lookups", "ReferenceCache."),
-    ("  engine settle() (app/engine)", "settle (app/engine/settle.py"),
-    ("  render() (response dict)", "render ("),
-    ("  dumps() (response JSON text)", "dumps (service.py"),
-    ("  insert_settlement (arguments + statement)", "insert_settlement ("),
+    ("FastAPI routing and dependencies (routes other than settle)", "solve_dependencies ("),
+    ("serve_settle (the settle route, plain ASGI)", "serve_settle ("),
+    ("  body: one pydantic-core pass", "parse_settlement_request ("),
+    ("  connection: held / from the pool", "HeldConnections.connection ("),
+    ("  API key (cached)", "principal_for_key ("),
+    ("  SettlementService.settle_optimistic", "SettlementService.settle_optimistic ("),
+    ("    load_person_state (statement + decoding)", "load_person_state ("),
+    ("    reference cache lookups", "ReferenceCache."),
+    ("    engine settle() (app/engine)", "settle (app/engine/settle.py"),
+    ("    render() (response dict)", "render ("),
+    ("    dumps() (response JSON text, orjson)", "dumps (service.py"),
+    ("    insert_settlement_optimistic (arguments + statement)", "insert_settlement_optimistic ("),
+    ("  SettlementService.settle (the locked transaction)", "SettlementService.settle ("),
+    ("  send_json", "send_json ("),
     ("all asyncpg statement executions", "Connection._do_execute ("),
-    ("stdlib json encoding (anywhere)", "JSONEncoder."),
-    ("pydantic validate_python (anywhere)", "TypeAdapter.validate_python ("),
+    ("SQLAlchemy pool checkout (greenlets)", "greenlet_spawn ("),
     ("uvicorn HTTP parsing (data_received)", "HttpToolsProtocol.data_received ("),
     ("uvicorn response send", "RequestResponseCycle.send ("),
 ]

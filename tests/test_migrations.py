@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal as D
 from pathlib import Path
 
 import asyncpg
@@ -103,3 +104,68 @@ async def test_schema_constraints(db) -> None:
         except asyncpg.exceptions.IntegrityConstraintViolationError:
             continue
         raise AssertionError(f"accepted: {sql}")
+
+
+async def test_lines_are_views_of_the_response_and_downgrade_makes_them_rows_again(pg_server) -> None:
+    """0003: settlement_items / settlement_funds read the stored response; going back to
+    0002 recreates the tables with exactly those lines."""
+    import asyncio
+
+    from alembic import command
+
+    url = await pg_server.create_database("medsettle_mig_lines_")
+    response = (
+        '{"settlement_id": "0190d6a4-0000-7000-8000-000000000001", "items": ['
+        '{"line_no": 1, "code": "DRUG_A", "name": "阿莫西林", "qty": "2", "unit_price": "12.5", "amount": "25.00",'
+        ' "category": "A", "self_pay_full": "0.00", "over_limit": "0.00", "pre_self_pay": "0.00",'
+        ' "in_scope": "25.00", "reason": null},'
+        '{"line_no": 2, "code": "X", "name": null, "qty": "1", "unit_price": "3", "amount": "3.00",'
+        ' "category": null, "self_pay_full": "3.00", "over_limit": "0.00", "pre_self_pay": "0.00",'
+        ' "in_scope": "0.00", "reason": "not_in_catalog"}],'
+        ' "funds": [{"fund": "310100", "fund_pay_type": "basic", "amount": "15.00", "basis": "25.00",'
+        ' "explanation": "25.00 × 60%"}]}'
+    )
+    money = ", ".join(["0"] * 17)
+    try:
+        await upgrade_head_async(url)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO settlements (settlement_id, institution_code, person_id, encounter_id, insutype,"
+                " med_type, encounter_date, accumulation_year, policy_region, policy_insutype,"
+                " policy_effective_from, cross_region, status, settled_at, total, self_pay_full, over_limit,"
+                " pre_self_pay, in_scope, deductible, pool_self_pay, over_cap, basic_fund, critical_illness,"
+                " medical_aid, fallback, secondary_aid, fund_total, personal_total, personal_account, cash, response)"
+                " VALUES ('0190d6a4-0000-7000-8000-000000000001', 'H1', 'p1', 'E1', '390', '11', '2026-03-10', 2026,"
+                f" '441900', '390', '2026-01-01', false, 'settled', now(), {money}, $1::json)",
+                response,
+            )
+            views = await conn.fetch(
+                "SELECT line_no, code, name, qty, amount, category, reason FROM settlement_items ORDER BY line_no")
+            assert [tuple(r) for r in views] == [
+                (1, "DRUG_A", "阿莫西林", D("2.0000"), D("25.00"), "A", None),
+                (2, "X", None, D("1.0000"), D("3.00"), None, "not_in_catalog"),
+            ]
+            assert await conn.fetchval("SELECT amount FROM settlement_funds WHERE fund = '310100'") == D("15.00")
+            assert await conn.fetchval(
+                "SELECT count(*) FROM pg_views WHERE viewname IN ('settlement_items', 'settlement_funds')") == 2
+        finally:
+            await conn.close()
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0002")
+        conn = await asyncpg.connect(url)
+        try:
+            assert {"settlement_items", "settlement_funds"} <= await _tables(conn)
+            rows = await conn.fetch("SELECT line_no, code, in_scope FROM settlement_items ORDER BY line_no")
+            assert [tuple(r) for r in rows] == [(1, "DRUG_A", D("25.00")), (2, "X", D("0.00"))]
+            assert await conn.fetchval("SELECT basis FROM settlement_funds") == D("25.00")
+        finally:
+            await conn.close()
+        await upgrade_head_async(url)
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM settlement_items") == 2
+        finally:
+            await conn.close()
+    finally:
+        await pg_server.drop_database(url)
