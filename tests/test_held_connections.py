@@ -52,7 +52,8 @@ async def test_a_connection_killed_while_held_is_dropped_and_the_next_one_works(
     held = HeldConnections(app.state.engine, size=1)
     try:
         victim = await _pid(held)
-        (_, conn, _), = held._idle
+        (idle,) = held._idle
+        conn = idle.conn
         assert await db.fetchval("SELECT pg_terminate_backend($1)", victim)
         for _ in range(100):  # the driver notices the server's goodbye
             if conn.is_closed():
@@ -80,16 +81,70 @@ async def test_a_connection_killed_in_use_is_invalidated(app, db):
         await held.close()
 
 
-async def test_at_most_size_idle_and_none_after_close(app):
+async def test_at_most_size_in_use_and_waiters_served_in_order(app):
     held = HeldConnections(app.state.engine, size=1)
-    async with held.connection() as a, held.connection() as b:
-        pids = {await a.fetchval("SELECT pg_backend_pid()"), await b.fetchval("SELECT pg_backend_pid()")}
-    assert len(pids) == 2
-    assert len(held._idle) == 1  # the second went back to the pool
+    order: list[str] = []
+
+    async def use(name: str) -> int:
+        async with held.connection() as conn:
+            order.append(name)
+            return await conn.fetchval("SELECT pg_backend_pid()")
+
+    try:
+        async with held.connection() as first:
+            pid = await first.fetchval("SELECT pg_backend_pid()")
+            second = asyncio.create_task(use("second"))
+            await asyncio.sleep(0.05)
+            third = asyncio.create_task(use("third"))
+            await asyncio.sleep(0.05)
+            assert not second.done() and not third.done()  # size 1: they wait
+        assert await second == pid and await third == pid  # the one connection, handed over
+        assert order == ["second", "third"]
+    finally:
+        await held.close()
+
+
+async def test_a_dropped_connection_makes_room_for_a_waiter(app):
+    held = HeldConnections(app.state.engine, size=1)
+    try:
+        waiter = None
+        with pytest.raises(RuntimeError):
+            async with held.connection():
+                waiter = asyncio.create_task(_pid(held))
+                await asyncio.sleep(0.05)
+                assert not waiter.done()
+                raise RuntimeError("unexpected")  # this connection goes back to the pool
+        assert await waiter > 0  # the waiter opened a new one
+    finally:
+        await held.close()
+
+
+async def test_a_cancelled_waiter_gives_up_its_place(app):
+    held = HeldConnections(app.state.engine, size=1)
+    try:
+        async with held.connection():
+            waiter = asyncio.create_task(_pid(held))
+            await asyncio.sleep(0.05)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        assert await _pid(held) > 0
+        assert len(held._idle) == 1
+    finally:
+        await held.close()
+
+
+async def test_none_idle_after_close_and_size_zero_uses_the_pool(app):
+    held = HeldConnections(app.state.engine, size=1)
+    await _pid(held)
+    assert len(held._idle) == 1
     await held.close()
     assert held._idle == []
     assert await _pid(held) > 0  # still usable, straight from the pool
     assert held._idle == []
+    direct = HeldConnections(app.state.engine, size=0)
+    assert await _pid(direct) > 0
+    assert direct._idle == []
 
 
 async def test_old_connections_are_replaced(app):

@@ -9,9 +9,13 @@ before the response is sent; any exception rolls it back.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
@@ -82,44 +86,53 @@ async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
                 await sa_conn.invalidate()  # see HeldConnections.connection
 
 
-class HeldConnections:
-    """Connections of SQLAlchemy's pool that the settlement path keeps checked out
-    between requests, up to ``size`` idle ones.
+@dataclass(slots=True)
+class _Held:
+    sa_conn: AsyncConnection
+    conn: asyncpg.Connection
+    born: float
 
-    A checkout from SQLAlchemy's async pool and the check-in after it cost about 40 µs
-    of CPU (greenlet hops, pool events, reset-on-return): a twelfth of a settlement. A
-    held connection is handed over in a list pop. It is still the pool's connection —
-    counted against ``pool_size``, closed by `close` at shutdown, and given back to the
-    pool (which resets it) whenever anything unexpected happened on it, when it is older
-    than ``max_age`` seconds (the engine's ``pool_recycle``), or when ``size`` are idle
-    already. A lost connection is invalidated, as `pooled_connection` does.
+
+class HeldConnections:
+    """Up to ``size`` connections of SQLAlchemy's pool that the settlement path keeps
+    checked out between requests, handed to requests in arrival order.
+
+    A checkout from SQLAlchemy's async pool and the check-in after it cost about 100 µs
+    of CPU per settlement (greenlet hops, pool events, reset-on-return). A held
+    connection is handed over in a list pop. It is still the pool's connection — counted
+    against ``pool_size``, closed by `close` at shutdown, and given back to the pool
+    (which resets it) whenever anything unexpected happened on it or when it is older
+    than ``max_age`` seconds (the engine's ``pool_recycle``). A lost connection is
+    invalidated, as `pooled_connection` does; one inside a transaction is never handed on.
+
+    The settlement path uses at most ``size`` connections: a request that finds all of
+    them busy waits for the next one released (first come, first served), as it would in
+    the pool, so the pool's other connections and its overflow stay free for other routes.
+    ``size`` 0: every request checks out from the pool, as other routes do.
     """
 
     def __init__(self, engine: AsyncEngine, size: int, max_age: float = 1800.0) -> None:
         self._engine = engine
         self._size = size
         self._max_age = max_age
-        self._idle: list[tuple[AsyncConnection, asyncpg.Connection, float]] = []
+        self._idle: list[_Held] = []
+        self._owned = 0  # idle + in use
+        self._waiters: deque[asyncio.Future[_Held | None]] = deque()
         self._closed = False
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        while self._idle:
-            sa_conn, conn, born = self._idle.pop()
-            if not conn.is_closed():
-                break
-            await sa_conn.invalidate()  # its server went away while it was idle
-            await sa_conn.close()
-        else:
-            sa_conn = await self._engine.connect()
-            conn = (await sa_conn.get_raw_connection()).driver_connection
-            born = time.monotonic()
+        if self._size == 0:
+            async with pooled_connection(self._engine) as conn:
+                yield conn
+            return
+        held = await self._acquire()
         keep = False
         try:
-            yield conn
+            yield held.conn
             keep = True
         except CONNECTION_LOST as exc:
-            await sa_conn.invalidate()
+            await held.sa_conn.invalidate()
             raise DatabaseUnavailable() from exc
         except asyncpg.LockNotAvailableError as exc:
             keep = True
@@ -128,22 +141,76 @@ class HeldConnections:
             keep = True  # a refusal or conflict: the statements ran to their end
             raise
         finally:
-            if not conn.is_closed() and conn.is_in_transaction():
-                # Never hand on a connection inside a transaction: SQLAlchemy's reset on
-                # return does not know of one begun on the driver connection.
-                await sa_conn.invalidate()
-                await sa_conn.close()
-            elif keep and not self._closed and len(self._idle) < self._size and time.monotonic() - born < self._max_age:
-                self._idle.append((sa_conn, conn, born))
-            else:
-                await sa_conn.close()
+            await self._release(held, keep)
+
+    async def _acquire(self) -> _Held:
+        while True:
+            while self._idle:
+                held = self._idle.pop()
+                if not held.conn.is_closed():
+                    return held
+                await self._drop(held, invalidate=True)  # its server went away while idle
+            if self._owned < self._size:
+                self._owned += 1
+                try:
+                    sa_conn = await self._engine.connect()
+                    conn = (await sa_conn.get_raw_connection()).driver_connection
+                except BaseException:
+                    self._owned -= 1
+                    self._wake(None)
+                    raise
+                return _Held(sa_conn, conn, time.monotonic())
+            waiter: asyncio.Future[_Held | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                held_or_none = await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                    await self._release(waiter.result(), True)  # handed over as we were cancelled
+                else:
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                raise
+            if held_or_none is not None:
+                return held_or_none
+            # a connection was dropped: there is room to open another
+
+    async def _release(self, held: _Held, keep: bool) -> None:
+        conn = held.conn
+        if not conn.is_closed() and conn.is_in_transaction():
+            # SQLAlchemy's reset on return does not know of a transaction begun on the
+            # driver connection: never hand this one on.
+            await self._drop(held, invalidate=True)
+        elif keep and not self._closed and not conn.is_closed() and time.monotonic() - held.born < self._max_age:
+            if not self._wake(held):
+                self._idle.append(held)
+        else:
+            await self._drop(held, invalidate=conn.is_closed())
+
+    async def _drop(self, held: _Held, *, invalidate: bool) -> None:
+        self._owned -= 1
+        try:
+            if invalidate:
+                await held.sa_conn.invalidate()
+            await held.sa_conn.close()
+        finally:
+            self._wake(None)
+
+    def _wake(self, held: _Held | None) -> bool:
+        """Hand ``held`` (or, with None, room for a new connection) to the first waiter."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(held)
+                return True
+        return False
 
     async def close(self) -> None:
         """Give every idle connection back to the pool; later ones go back at once."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for sa_conn, _, _ in idle:
-            await sa_conn.close()
+        for held in idle:
+            await self._drop(held, invalidate=False)
 
 
 async def get_raw_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
