@@ -90,8 +90,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.held_connections = HeldConnections(
         engine,
-        min(settings.db_pool_size if settings.db_held_connections is None else settings.db_held_connections,
-            settings.db_pool_size),
+        min(settings.db_held_connections, settings.db_pool_size),
         max_age=POOL_RECYCLE_SECONDS,
     )
     reference: ReferenceGeneration = app.state.reference

@@ -24,10 +24,11 @@ class Settings(BaseSettings):
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
-    #: Pool connections the settlement path may keep checked out while idle (0: none;
-    #: unset: the pool size; never more). Other routes then take overflow connections.
-    #: See app.kit.rawdb.HeldConnections.
-    db_held_connections: int | None = Field(default=None, ge=0)
+    #: Connections the settlement path keeps checked out between requests and uses at
+    #: most (0: none, every request checks out from the pool); never more than the pool
+    #: size. Also its concurrency limit: more settlements in flight on the database only
+    #: add lock and WAL contention. See app.kit.rawdb.HeldConnections.
+    db_held_connections: int = Field(default=8, ge=0)
     #: How long a statement may wait for a row lock (ms) before the request fails with 409/503.
     db_lock_timeout_ms: int = Field(default=5000, ge=0)
     #: Start the LISTEN task that invalidates reference-data caches across processes.
