@@ -1,9 +1,13 @@
 """Every query of the settlement path.
 
-The hot path talks to asyncpg directly (through SQLAlchemy's pooled
-connection): one statement reads and locks the person with everything the
-engine needs, one statement writes the settlement, its lines, deltas and the
-accumulators. Amounts go in and out as `Decimal` (NUMERIC), never as JSON numbers.
+The hot path talks to asyncpg directly, on connections of SQLAlchemy's pool
+(app.kit.rawdb). A settlement is normally two statements: `load_person_state`
+reads the person with everything the engine needs, and `OPTIMISTIC_WRITE_SQL`
+writes the settlement, its deltas and the accumulators in one statement guarded
+by the person's state version. When that declines, the locked path claims the key
+and locks the person (`claim_idempotency_key`), reads, and writes with
+`LOCKED_WRITE_SQL`, in one transaction. Amounts go in and out as `Decimal`
+(NUMERIC) or as text cast to NUMERIC by the server, never as JSON numbers.
 """
 
 from __future__ import annotations
