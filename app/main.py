@@ -17,7 +17,7 @@ from sqlalchemy import text
 from app.kit import metrics
 from app.kit.auth import ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
-from app.kit.db import POOL_RECYCLE_SECONDS, create_engine, create_sessionmaker, redact
+from app.kit.db import create_engine, create_sessionmaker, redact
 from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
@@ -88,11 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database_url = url
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.held_connections = HeldConnections(
-        engine,
-        min(settings.db_held_connections, settings.db_pool_size),
-        max_age=POOL_RECYCLE_SECONDS,
-    )
+    app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None
     try:

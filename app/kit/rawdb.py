@@ -22,6 +22,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.kit.db import POOL_RECYCLE_SECONDS
 from app.kit.errors import ProblemError
 
 #: Callbacks to run once the request's raw transaction has committed.
@@ -65,25 +66,34 @@ def after_commit(request: Request, callback: Callable[[], None]) -> None:
 
 
 @asynccontextmanager
+async def _driver_errors(sa_conn: AsyncConnection) -> AsyncIterator[None]:
+    """A lost connection is invalidated (dropped from the pool rather than handed to the
+    next request) and becomes `DatabaseUnavailable`; a lock wait past ``lock_timeout``
+    becomes `LockTimeout`."""
+    try:
+        yield
+    except CONNECTION_LOST as exc:
+        await sa_conn.invalidate()
+        raise DatabaseUnavailable() from exc
+    except asyncpg.LockNotAvailableError as exc:
+        raise LockTimeout() from exc
+
+
+@asynccontextmanager
 async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection, in no transaction: each statement is its own unless
-    the caller opens one. A lost connection is dropped from the pool and becomes
-    `DatabaseUnavailable`; a lock wait past ``lock_timeout`` becomes `LockTimeout`."""
+    the caller opens one. Driver errors as in `_driver_errors`."""
     async with engine.connect() as sa_conn:
         raw = await sa_conn.get_raw_connection()
         conn: asyncpg.Connection = raw.driver_connection
         try:
-            yield conn
-        except CONNECTION_LOST as exc:
-            # The connection is gone (killed backend, network): drop it from the
-            # pool rather than hand a dead one to the next request.
-            await sa_conn.invalidate()
-            raise DatabaseUnavailable() from exc
-        except asyncpg.LockNotAvailableError as exc:
-            raise LockTimeout() from exc
+            async with _driver_errors(sa_conn):
+                yield conn
         finally:
             if not conn.is_closed() and conn.is_in_transaction():
-                await sa_conn.invalidate()  # see HeldConnections.connection
+                # SQLAlchemy's reset on return does not know of a transaction begun on
+                # the driver connection: never let the pool hand this one on.
+                await sa_conn.invalidate()
 
 
 @dataclass(slots=True)
@@ -111,7 +121,7 @@ class HeldConnections:
     ``size`` 0: every request checks out from the pool, as other routes do.
     """
 
-    def __init__(self, engine: AsyncEngine, size: int, max_age: float = 1800.0) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, max_age: float = POOL_RECYCLE_SECONDS) -> None:
         self._engine = engine
         self._size = size
         self._max_age = max_age
@@ -129,16 +139,13 @@ class HeldConnections:
         held = await self._acquire()
         keep = False
         try:
-            yield held.conn
+            async with _driver_errors(held.sa_conn):
+                yield held.conn
             keep = True
-        except CONNECTION_LOST as exc:
-            await held.sa_conn.invalidate()
-            raise DatabaseUnavailable() from exc
-        except asyncpg.LockNotAvailableError as exc:
-            keep = True
-            raise LockTimeout() from exc
         except ProblemError:
-            keep = True  # a refusal or conflict: the statements ran to their end
+            # A refusal, a conflict, a lock timeout: the statements ran to their end. (A
+            # lost connection was invalidated: `_release` sees it closed and drops it.)
+            keep = True
             raise
         finally:
             await self._release(held, keep)
@@ -178,9 +185,7 @@ class HeldConnections:
     async def _release(self, held: _Held, keep: bool) -> None:
         conn = held.conn
         if not conn.is_closed() and conn.is_in_transaction():
-            # SQLAlchemy's reset on return does not know of a transaction begun on the
-            # driver connection: never hand this one on.
-            await self._drop(held, invalidate=True)
+            await self._drop(held, invalidate=True)  # as in `pooled_connection`
         elif keep and not self._closed and not conn.is_closed() and time.monotonic() - held.born < self._max_age:
             if not self._wake(held):
                 self._idle.append(held)

@@ -209,12 +209,12 @@ _SETTLEMENT_VALUES = (
 )
 
 
-def _lines_ctes(gate: str) -> str:
-    """The settlement row (its item and fund lines are in its response: the views
-    settlement_items and settlement_funds read them from there), deltas and accumulator
-    upserts. ``gate``
-    is a relation every row is joined with: none (the locked write) or ``claim``, so that
-    nothing is written unless the optimistic write's guard and key claim succeeded."""
+def _settlement_ctes(gate: str) -> str:
+    """The settlement row (its item and fund lines are in its response; the views
+    settlement_items and settlement_funds read them from there), its deltas and the
+    accumulator upserts. ``gate`` is a relation every row is joined with: none for the
+    locked write, ``claim`` for the optimistic one, so that nothing is written unless its
+    guard and key claim succeeded."""
     from_gate = f"FROM {gate}" if gate else ""
     and_gate = f"{gate}, " if gate else ""
     return f"""s AS (
@@ -236,7 +236,7 @@ def _lines_ctes(gate: str) -> str:
 #: The write of a settlement whose person is locked (``claim_idempotency_key`` or
 #: ``lock_person`` earlier in the same transaction).
 LOCKED_WRITE_SQL, LOCKED_WRITE_PARAMS = numbered(f"""
-WITH {_lines_ctes("")}, bal AS (
+WITH {_settlement_ctes("")}, bal AS (
   -- The cast matters: PostgreSQL types a parameter where it first meets it.
   UPDATE persons SET account_balance = account_balance + :account_delta::numeric,
     state_version = state_version + 1
@@ -278,7 +278,7 @@ WITH guard AS (
   RETURNING 1
 ), taken AS (
   SELECT medsettle_abort('idempotency_key_taken') FROM guard WHERE NOT EXISTS (SELECT 1 FROM claim)
-), {_lines_ctes("claim")}, ref AS (
+), {_settlement_ctes("claim")}, ref AS (
   UPDATE referrals SET consumed_by = :settlement_id
   WHERE referral_id = :referral_id AND consumed_by IS NULL AND EXISTS (SELECT 1 FROM claim)
 )

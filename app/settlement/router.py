@@ -139,7 +139,7 @@ async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
     The settlement is first tried optimistically (a read and one guarded write, each its
     own transaction, no lock held while the engine runs); when that declines, it runs
     again with the person locked, in one transaction, exactly as if the first try had not
-    happened (docs/architecture.md, "The settlement write")."""
+    happened (docs/settlement.md, "The path")."""
     state = scope["app"].state
     authorization = key_header = None
     for name, value in scope["headers"]:
