@@ -22,7 +22,6 @@ from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
-from app.kit.routing import HotRoutes
 from app.kit.migrate import head_revision
 from app.kit.settings import Settings
 
@@ -133,10 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None
     install_error_handlers(app)
-    from app.settlement.router import HOT_ROUTES
+    from app.settlement import fast_route
 
     # Added first, so it sits inside RequestContextMiddleware (request id, access log, metrics).
-    app.add_middleware(HotRoutes, routes=HOT_ROUTES)
+    fast_route.install(app)
     app.add_middleware(RequestContextMiddleware)
 
     @app.get(

@@ -17,7 +17,7 @@ from app.engine.model import (
 )
 from app.engine.money import round2
 
-ZERO2 = ZERO.quantize(Decimal("0.01"))
+ZERO2 = Decimal("0.00")
 
 NOT_IN_CATALOG = "not_in_catalog"
 CATEGORY_C = "category_c"

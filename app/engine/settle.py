@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.engine.classify import classify_line
-from app.engine.money import CENT, round2
+from app.engine.money import round2
 from app.engine.layers import (
     RatioAdjustments,
     basic_layer,
@@ -271,7 +271,7 @@ def check_invariants(result: Settlement) -> None:
     for amount in totals:
         # Totals are quantized to the cent: a value that changes under quantize has
         # more than two decimals, which would mean a rule produced sub-cent money.
-        if amount < 0 or amount != amount.quantize(CENT) or amount.as_tuple().exponent != -2:
+        if amount < 0 or amount != round2(amount) or amount.as_tuple().exponent != -2:
             raise InvariantBroken(f"total {amount} is negative or not to two decimals")
     for item in result.items:
         parts = (item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope)

@@ -7,6 +7,8 @@ SHA-256 digest (see `codes`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -58,25 +60,14 @@ async def issue_e_voucher(
     return IssuedVoucher(code=code, expires_at=expires_at)
 
 
-async def resolve_e_voucher(
-    conn: asyncpg.Connection,
-    code: str,
-    *,
-    institution_code: str,
-    now: dt.datetime,
-    for_update: bool,
-    limiter: ratelimit.FailureLimiter | None = None,
-) -> tuple[str, bytes]:
-    """The person a code stands for, and the code's hash.
-
-    Refusals, in this order: malformed or unknown → `e_voucher_invalid`,
-    consumed → `e_voucher_used`, expired → `e_voucher_expired`. Each counts as a
-    failure of `institution_code`; past the limit (see `ratelimit`) the call is
-    refused with `429 too_many_attempts` before the code is even looked at.
-
-    With `for_update` the voucher row stays locked until the settlement commits,
-    so two pharmacies racing one code queue here and the second sees it used.
-    """
+@asynccontextmanager
+async def voucher_attempt(
+    institution_code: str, now: dt.datetime, limiter: ratelimit.FailureLimiter | None = None
+) -> AsyncIterator[None]:
+    """One attempt of an institution to use a code: refused with `429 too_many_attempts`
+    before anything is looked up once the institution is over its failure limit; an
+    `EVoucherRefused` raised inside counts as one failure (see `ratelimit`). Both ways
+    a settlement resolves a code (the optimistic read and the locked one) go through it."""
     limiter = limiter or ratelimit.LIMITER
     admission = limiter.admit(institution_code, now)
     if isinstance(admission, int):
@@ -85,7 +76,7 @@ async def resolve_e_voucher(
         raise TooManyAttempts(admission)
     failed = False
     try:
-        return await _lookup(conn, code, now=now, for_update=for_update)
+        yield
     except EVoucherRefused as exc:
         failed = True
         FAILURES.labels(exc.reason).inc()
@@ -101,19 +92,51 @@ async def resolve_e_voucher(
             )
 
 
-async def _lookup(conn: asyncpg.Connection, code: str, *, now: dt.datetime, for_update: bool) -> tuple[str, bytes]:
+def code_digest(code: str) -> bytes:
+    """The stored form of a code; a malformed one is `e_voucher_invalid` at once."""
     if not well_formed(code):
         raise EVoucherInvalid()
-    code_hash = hash_code(code)
-    row = await conn.fetchrow(
-        "SELECT person_id, expires_at, consumed_by FROM e_vouchers WHERE code_hash = $1"
-        + (" FOR UPDATE" if for_update else ""),
-        code_hash,
-    )
-    if row is None:
+    return hash_code(code)
+
+
+def check_voucher(*, found: bool, used: bool, expires_at: dt.datetime | None, now: dt.datetime) -> None:
+    """Refusals, in this order: unknown → invalid, consumed → used, expired → expired."""
+    if not found:
         raise EVoucherInvalid()
-    if row["consumed_by"] is not None:
+    if used:
         raise EVoucherUsed()
-    if row["expires_at"] <= now:
+    assert expires_at is not None
+    if expires_at <= now:
         raise EVoucherExpired()
-    return row["person_id"], code_hash
+
+
+async def resolve_e_voucher(
+    conn: asyncpg.Connection,
+    code: str,
+    *,
+    institution_code: str,
+    now: dt.datetime,
+    for_update: bool,
+    limiter: ratelimit.FailureLimiter | None = None,
+) -> tuple[str, bytes]:
+    """The person a code stands for, and the code's hash (`check_voucher`'s refusals,
+    counted by `voucher_attempt`).
+
+    With `for_update` the voucher row stays locked until the settlement commits,
+    so two pharmacies racing one code queue here and the second sees it used.
+    """
+    async with voucher_attempt(institution_code, now, limiter):
+        code_hash = code_digest(code)
+        row = await conn.fetchrow(
+            "SELECT person_id, expires_at, consumed_by FROM e_vouchers WHERE code_hash = $1"
+            + (" FOR UPDATE" if for_update else ""),
+            code_hash,
+        )
+        check_voucher(
+            found=row is not None,
+            used=row is not None and row["consumed_by"] is not None,
+            expires_at=row["expires_at"] if row else None,
+            now=now,
+        )
+        assert row is not None
+        return row["person_id"], code_hash

@@ -94,10 +94,19 @@ async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+    """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked.
+    (``credentials`` only declares the security scheme in the OpenAPI document: the header
+    is read by `authenticate`, as the settlement fast route reads it.)"""
+    return await authenticate(request.app.state, request.headers.get("authorization"))
+
+
+async def authenticate(state: Any, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization`` header value: every way in authenticates
+    through this (FastAPI dependencies and the settlement fast route alike)."""
+    key = bearer_key(authorization)
+    if key is None:
         raise Unauthorized()
-    return await principal_for_key(request.app.state, credentials.credentials)
+    return await principal_for_key(state, key)
 
 
 def bearer_key(authorization: str | None) -> str | None:

@@ -92,7 +92,7 @@ async def notify_reference_change(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
     generation: ReferenceGeneration | None = session.info.get(SESSION_KEY)
     if generation is not None:
-        after_commit(session, generation.bump)
+        after_commit(generation.bump)
 
 
 class ReferenceListener:

@@ -11,7 +11,9 @@ transaction back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,36 +88,61 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-#: Callbacks run after a successful commit (e.g. bump the reference generation).
-AFTER_COMMIT_KEY = "medsettle_after_commit"
+_AFTER_COMMIT: ContextVar[list[Callable[[], None]] | None] = ContextVar("medsettle_after_commit", default=None)
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the request's transaction has committed."""
-    callbacks: list[Callable[[], None]] = session.info.setdefault(AFTER_COMMIT_KEY, [])
-    if callback not in callbacks:
+@contextmanager
+def after_commit_scope() -> Iterator[list[Callable[[], None]]]:
+    """The scope of one request's transaction(s): `after_commit` callbacks registered
+    inside it are collected in the list yielded, which the code that opened the
+    transaction runs (`run_after_commit`) once it has committed, and drops on failure.
+
+    This is the one after-commit mechanism of every path: the session route
+    (`get_db_session`), the raw-connection routes (`app.kit.rawdb.get_raw_connection`)
+    and the settlement pipeline (`app.settlement.pipeline`)."""
+    callbacks: list[Callable[[], None]] = []
+    token = _AFTER_COMMIT.set(callbacks)
+    try:
+        yield callbacks
+    finally:
+        _AFTER_COMMIT.reset(token)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current transaction has committed (e.g. bump the
+    reference generation). Outside any scope — start-up, the demo loader, migrations —
+    there is no request transaction to wait for and the caller does what it needs
+    after its own commit, so the callback is not kept."""
+    callbacks = _AFTER_COMMIT.get()
+    if callbacks is not None and callback not in callbacks:
         callbacks.append(callback)
+
+
+def run_after_commit(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
+    callbacks.clear()
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session, inside one transaction committed before the response."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        generation = getattr(request.app.state, "reference", None)
-        if generation is not None:
-            session.info["medsettle_reference"] = generation  # see app.kit.cache
-        await session.begin()
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            # The endpoint has returned: commit now, before FastAPI sends the response.
-            # A failed commit raises here and becomes a 5xx (or the error it maps to).
-            await session.commit()
-            for callback in session.info.pop(AFTER_COMMIT_KEY, []):
-                callback()
+    with after_commit_scope() as callbacks:
+        async with sessionmaker() as session:
+            generation = getattr(request.app.state, "reference", None)
+            if generation is not None:
+                session.info["medsettle_reference"] = generation  # see app.kit.cache
+            await session.begin()
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                # The endpoint has returned: commit now, before FastAPI sends the response.
+                # A failed commit raises here and becomes a 5xx (or the error it maps to).
+                await session.commit()
+                run_after_commit(callbacks)
 
 
 #: Use this in endpoints and dependencies: ``session: DbSession``.

@@ -22,11 +22,8 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.kit.db import POOL_RECYCLE_SECONDS
+from app.kit.db import POOL_RECYCLE_SECONDS, after_commit_scope, run_after_commit
 from app.kit.errors import ProblemError
-
-#: Callbacks to run once the request's raw transaction has committed.
-AFTER_COMMIT_STATE = "raw_after_commit"
 
 CONNECTION_LOST = (
     asyncpg.ConnectionDoesNotExistError,
@@ -55,14 +52,6 @@ class LockTimeout(ProblemError):
     def __init__(self) -> None:
         super().__init__("The person's records are busy with another settlement; retry shortly.",
                          headers={"Retry-After": "1"})
-
-
-def after_commit(request: Request, callback: Callable[[], None]) -> None:
-    callbacks = getattr(request.state, AFTER_COMMIT_STATE, None)
-    if callbacks is None:
-        callbacks = []
-        setattr(request.state, AFTER_COMMIT_STATE, callbacks)
-    callbacks.append(callback)
 
 
 @asynccontextmanager
@@ -219,10 +208,10 @@ class HeldConnections:
 
 
 async def get_raw_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with pooled_connection(request.app.state.engine) as conn, conn.transaction():
-        yield conn
-    for callback in getattr(request.state, AFTER_COMMIT_STATE, ()):
-        callback()
+    with after_commit_scope() as callbacks:
+        async with pooled_connection(request.app.state.engine) as conn, conn.transaction():
+            yield conn
+        run_after_commit(callbacks)
 
 
 #: ``conn: RawConnection`` — asyncpg, one transaction, committed before the response.

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, ClassVar, Sequence
+from typing import Any, Callable, Sequence
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 
 class DecimalJSONRoute(APIRoute):
@@ -39,26 +39,17 @@ class DecimalJSONRoute(APIRoute):
         return handler
 
 
-class ASGIRoute(APIRoute):
-    """A route documented like any other — its endpoint's signature makes the OpenAPI
-    operation — but served by `asgi`, a plain ASGI callable: no dependency solving, no
-    Request or Response objects. For the one hot route, POST /v1/settlements, where
-    FastAPI's per-request machinery cost more CPU than the settlement's own calculation
-    (docs/performance.md). Errors it raises go through the app's exception handlers
-    like any route's."""
-
-    asgi: ClassVar[Callable[[Scope, Receive, Send], Awaitable[None]]]
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            await super().handle(scope, receive, send)  # 405, as any route answers
-            return
-        await type(self).asgi(scope, receive, send)
-
-
-def served_by(asgi: Callable[[Scope, Receive, Send], Awaitable[None]]) -> type[APIRoute]:
-    """``route_class_override=served_by(handler)``: an `ASGIRoute` served by ``handler``."""
-    return type(f"ASGIRoute_{asgi.__name__}", (ASGIRoute,), {"asgi": staticmethod(asgi)})
+def json_request_body(model: type[Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body as bytes and parses it
+    itself: documents ``model`` as the body, by the component name FastAPI gives it
+    (the model is declared as a body elsewhere, so the component exists; a test checks
+    that the reference resolves)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -86,43 +77,3 @@ async def send_json(
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class HotRoutes:
-    """Pure ASGI middleware: a request for one of ``routes`` — ``{(method, path): route}``,
-    each an `ASGIRoute` — goes straight to the route's handler, skipping FastAPI's
-    router, exception and exit-stack middleware (about 60 µs of CPU per request on
-    FastAPI 0.165, a tenth of a settlement; docs/performance.md). Everything else, and
-    any path the dict does not hold exactly, goes through the app as usual, where the
-    same route serves it the same way. Errors are rendered by the app's own exception
-    handlers, so a problem response is the same whichever way the request came."""
-
-    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], ASGIRoute]) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
-        if route is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = route  # the access log and metrics name the route template
-        try:
-            await type(route).asgi(scope, receive, send)
-        except ClientDisconnect:
-            return
-        except Exception as exc:
-            if scope.get(RESPONSE_STARTED):
-                raise
-            handler = _exception_handler(scope["app"].exception_handlers, exc)
-            if handler is None:
-                raise
-            response = await handler(Request(scope, receive), exc)
-            await response(scope, receive, send)
-
-
-def _exception_handler(handlers: dict[Any, Any], exc: Exception) -> Any:
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            return handlers[cls]
-    return None

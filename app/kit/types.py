@@ -14,9 +14,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+from app.engine.money import money_text
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-CENT = Decimal("0.01")
 _FLOAT_SAFE_DIGITS = 15
 
 
@@ -104,7 +104,8 @@ PriceIn = decimal_type(places=6, ge=ZERO, example="1.890000")
 
 
 def format_money(value: Decimal) -> str:
-    return format(Decimal(value).quantize(CENT), "f")
+    """Response money: the engine's one text form (two decimals, its one rounding rule)."""
+    return money_text(Decimal(value))
 
 
 #: A response amount: a string with exactly two decimals ("1234.50").

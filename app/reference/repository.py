@@ -80,13 +80,3 @@ async def put_policy(
         where=policies.c.in_use.is_(False),
     ).returning(*policies.c, _CREATED)
     return (await session.execute(stmt)).first()
-
-
-async def policy_in_force(session: AsyncSession, region: str, insutype: str, on: dt.date) -> Row[Any] | None:
-    stmt = (
-        select(policies)
-        .where(policies.c.region == region, policies.c.insutype == insutype, policies.c.effective_from <= on)
-        .order_by(policies.c.effective_from.desc())
-        .limit(1)
-    )
-    return (await session.execute(stmt)).first()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -202,4 +204,4 @@ async def get_policy(
     session: DbSession,
     date: Annotated[dt.date | None, Query(description="the date the policy must be in force on")] = None,
 ) -> Any:
-    return (await service.policy_in_force(session, region, insutype, date or today()))._mapping
+    return dataclasses.asdict(await service.policy_in_force(session, region, insutype, date or today()))

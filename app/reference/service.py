@@ -12,7 +12,9 @@ from app.kit import audit
 from app.kit.auth import Principal
 from app.kit.cache import notify_reference_change
 from app.kit.errors import clean_errors
+from app.reference import policies
 from app.reference import repository as repo
+from app.reference.policies import StoredPolicy
 from app.reference.exceptions import (
     CatalogItemNotFound,
     InstitutionNotFound,
@@ -164,8 +166,8 @@ async def put_policy(
     return row, row.created
 
 
-async def policy_in_force(session: AsyncSession, region: str, insutype: str, on: dt.date) -> Any:
-    row = await repo.policy_in_force(session, region, insutype, on)
+async def policy_in_force(session: AsyncSession, region: str, insutype: str, on: dt.date) -> StoredPolicy:
+    row = await policies.policy_in_force(session, region, insutype, on)
     if row is None:
         raise PolicyNotFound(f"No policy for {region}/{insutype} in force on {on.isoformat()}.")
     return row

@@ -77,20 +77,6 @@ async def active_insutypes(session: AsyncSession, person_id: str, day: dt.date) 
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def policy_document(session: AsyncSession, region: str, insutype: str, day: dt.date) -> dict[str, Any] | None:
-    """The policy document in force on ``day`` (latest effective_from on or before it), decimals exact."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT document::text FROM policies WHERE region = :region AND insutype = :insutype "
-                "AND effective_from <= :day ORDER BY effective_from DESC LIMIT 1"
-            ),
-            {"region": region, "insutype": insutype, "day": day},
-        )
-    ).first()
-    return json.loads(row[0], parse_float=Decimal) if row else None
-
-
 # ---------------------------------------------------------------- special-disease registrations
 
 _R = special_disease_registrations

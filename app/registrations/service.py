@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import audit
 from app.kit.auth import Principal
+from app.reference.policies import policy_in_force
 from app.registrations import repository as repo
 from app.registrations.exceptions import (
     AllSitesNotAllowed,
@@ -176,9 +177,10 @@ async def _site_rule(
     ordered = sorted(insutypes, key=lambda t: INSUTYPE_ORDER.index(t) if t in INSUTYPE_ORDER else 99)
     any_policy = False
     for insutype in ordered:
-        doc = await repo.policy_document(session, person.insured_region, insutype, day)
-        if doc is None:
+        version = await policy_in_force(session, person.insured_region, insutype, day)
+        if version is None:
             continue
+        doc = version.document
         any_policy = True
         if disease_code in (doc.get("special_diseases") or {}):
             return SiteRule.from_document(doc)

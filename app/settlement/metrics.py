@@ -12,8 +12,15 @@ from prometheus_client import Counter
 
 from app.kit.metrics import REGISTRY
 
-#: Why `SettlementService.settle_optimistic` left a request to the locked path.
-DECLINE_REASONS = ("state_changed", "idempotency_key_taken", "e_voucher", "person_unknown", "policy_first_use")
+#: Why `SettlementService.settle_optimistic` left a request to the locked path (`Decline`).
+DECLINE_REASONS = (
+    "state_changed",
+    "idempotency_key_taken",
+    "e_voucher_taken",
+    "e_voucher_unknown",
+    "person_unknown",
+    "policy_first_use",
+)
 
 PATHS = Counter(
     "medsettle_settlement_paths_total",

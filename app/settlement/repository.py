@@ -21,115 +21,70 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from app.engine.model import (
-    ACCOUNT_BALANCE,
-    Accumulators,
-    CrossRegionFiling,
-    Enrollment,
-    Person,
-    Referral,
-    Settlement,
-    SpecialDiseaseRegistration,
-    TOTAL_FIELDS,
+from app.engine.model import ACCOUNT_BALANCE, TOTAL_FIELDS, Settlement
+from app.persons.state import (
+    BY_E_VOUCHER,
+    BY_PERSON,
+    E_VOUCHER_COLUMNS,
+    PersonState,
+    next_state_version,
+    person_state_from_row,
+    select_person_state,
 )
 
-_PERSON_STATE_COLUMNS = """
-SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance, p.state_version,
-  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to) FROM enrollments e
-        WHERE e.person_id = p.person_id) AS enrollments,
-  ARRAY(SELECT ROW(a.name, a.amount) FROM accumulators a
-        WHERE a.person_id = p.person_id AND a.year = $2) AS accumulators,
-  ARRAY(SELECT ROW(r.disease_code, r.valid_from, r.valid_to, r.all_sites, r.sites)
-        FROM special_disease_registrations r
-        WHERE r.person_id = p.person_id AND r.valid_from <= $3 AND r.valid_to >= $3) AS registrations,
-  ARRAY(SELECT ROW(f.region, f.valid_from, COALESCE(f.valid_to, DATE '9999-12-31'))
-        FROM cross_region_filings f
-        WHERE f.person_id = p.person_id AND f.valid_from <= $3
-          AND (f.valid_to IS NULL OR f.valid_to >= $3)) AS filings,
-  ARRAY(SELECT ROW(x.person_id, x.to_institution, x.direction, x.valid_from,
-                   COALESCE(x.valid_to, DATE '9999-12-31'),
-                   x.consumed_by IS NOT NULL,
-                   COALESCE((SELECT o.deductible FROM settlements o
-                             WHERE o.settlement_id = x.origin_settlement_id AND o.status = 'settled'), 0))
-        FROM referrals x WHERE x.referral_id = $4) AS referral"""
-
-PERSON_STATE_SQL = _PERSON_STATE_COLUMNS + "\nFROM persons p WHERE p.person_id = $1"
-
-#: The same read, with the settlement already stored under this Idempotency-Key (if
-#: any): the optimistic path answers a retry from it without writing anything.
-PERSON_STATE_AND_KEY_SQL = (
-    _PERSON_STATE_COLUMNS
-    + """,
-  (SELECT ROW(k.fingerprint, s.response::text) FROM idempotency_keys k
+#: The settlement already stored under the request's (institution, Idempotency-Key):
+#: the optimistic path answers a retry from it without writing anything.
+_STORED_COLUMN = """(SELECT ROW(k.fingerprint, s.response::text) FROM idempotency_keys k
    JOIN settlements s ON s.settlement_id = k.settlement_id
-   WHERE k.institution_code = $5 AND k.key = $6) AS stored
-FROM persons p WHERE p.person_id = $1"""
-)
+   WHERE k.institution_code = $5 AND k.key = $6) AS stored"""
+
+#: The optimistic read: the person's settlement state (owned by persons, see
+#: `app.persons.state`) and the stored key, by person id or by e-voucher digest.
+READ_BY_PERSON_SQL = select_person_state(BY_PERSON, _STORED_COLUMN)
+READ_BY_E_VOUCHER_SQL = select_person_state(BY_E_VOUCHER, f"{E_VOUCHER_COLUMNS},\n  {_STORED_COLUMN}")
 
 
 @dataclass(frozen=True, slots=True)
-class PersonState:
-    person: Person
-    accumulators: Accumulators
-    registrations: tuple[SpecialDiseaseRegistration, ...]
-    filings: tuple[CrossRegionFiling, ...]
-    referral: Referral | None
-    #: persons.state_version as read: the optimistic write's guard.
-    version: int
-    #: (fingerprint, response) stored under the request's Idempotency-Key, when asked.
-    stored: tuple[bytes, str] | None = None
+class OptimisticRead:
+    state: PersonState
+    #: (fingerprint, response) stored under the request's Idempotency-Key, if any.
+    stored: tuple[bytes, str] | None
+    #: The e-voucher's expiry and whether it was used, when the read was by code.
+    voucher_expires_at: dt.datetime | None = None
+    voucher_used: bool = False
 
 
-async def load_person_state(
+async def read_for_settlement(
     conn: asyncpg.Connection,
-    person_id: str,
+    *,
+    person_id: str | None,
+    voucher_hash: bytes | None,
     year: int,
     day: dt.date,
     referral_id: uuid.UUID | None,
-    idempotency: tuple[str, str] | None = None,
-) -> PersonState | None:
-    """The person, this year's accumulators and registrations, in one round trip.
-
-    A locked settlement locks the person first (`claim_idempotency_key` or
-    `lock_person`), in an earlier statement, so this read sees the latest state. The
-    optimistic one reads without a lock and passes `version` to its guarded write;
-    it also asks for the settlement stored under its ``(institution, key)``.
-    """
-    if idempotency is None:
-        row = await conn.fetchrow(PERSON_STATE_SQL, person_id, year, day, referral_id)
+    institution_code: str,
+    idempotency_key: str,
+) -> OptimisticRead | None:
+    """One round trip, no lock: the person (by id, or by the e-voucher code's digest),
+    their state for the engine, and what is stored under the Idempotency-Key. None:
+    no such person (or no such code)."""
+    if voucher_hash is None:
+        row = await conn.fetchrow(
+            READ_BY_PERSON_SQL, person_id, year, day, referral_id, institution_code, idempotency_key
+        )
     else:
-        row = await conn.fetchrow(PERSON_STATE_AND_KEY_SQL, person_id, year, day, referral_id, *idempotency)
+        row = await conn.fetchrow(
+            READ_BY_E_VOUCHER_SQL, voucher_hash, year, day, referral_id, institution_code, idempotency_key
+        )
     if row is None:
         return None
-    person = Person(
-        person_id=person_id,
-        insured_region=row["insured_region"],
-        enrollments=tuple(Enrollment(t, f, u) for t, f, u in row["enrollments"]),
-        retired=row["retired"],
-        supplementary=row["supplementary"],
-        aid_category=row["aid_category"],
-        account_balance=row["account_balance"],
-    )
-    referral = None
-    if row["referral"]:
-        pid, to_inst, direction, vfrom, vto, consumed, origin = row["referral"][0]
-        referral = Referral(pid, to_inst, direction, vfrom, vto, origin, consumed)
     stored = None
-    if idempotency is not None and row["stored"] is not None:
+    if row["stored"] is not None:
         fingerprint, response = row["stored"]
         stored = (bytes(fingerprint), response)
-    return PersonState(
-        person=person,
-        accumulators=Accumulators({name: amount for name, amount in row["accumulators"]}),
-        registrations=tuple(
-            SpecialDiseaseRegistration(code, vfrom, vto, None if all_sites else tuple(sites or ()))
-            for code, vfrom, vto, all_sites, sites in row["registrations"]
-        ),
-        filings=tuple(CrossRegionFiling(region, vfrom, vto) for region, vfrom, vto in row["filings"]),
-        referral=referral,
-        version=row["state_version"],
-        stored=stored,
-    )
+    if voucher_hash is None:
+        return OptimisticRead(person_state_from_row(row), stored)
+    return OptimisticRead(person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"])
 
 
 # --------------------------------------------------------------------------- idempotency
@@ -239,7 +194,7 @@ LOCKED_WRITE_SQL, LOCKED_WRITE_PARAMS = numbered(f"""
 WITH {_settlement_ctes("")}, bal AS (
   -- The cast matters: PostgreSQL types a parameter where it first meets it.
   UPDATE persons SET account_balance = account_balance + :account_delta::numeric,
-    state_version = state_version + 1
+    state_version = {next_state_version()}
   WHERE person_id = :person_id
 ), ev AS (
   UPDATE e_vouchers SET consumed_by = :settlement_id, consumed_at = :settled_at
@@ -268,7 +223,7 @@ ABORT_SQLSTATE = "MS409"
 OPTIMISTIC_WRITE_SQL, OPTIMISTIC_WRITE_PARAMS = numbered(f"""
 WITH guard AS (
   UPDATE persons SET account_balance = account_balance + :account_delta::numeric,
-    state_version = state_version + 1
+    state_version = {next_state_version()}
   WHERE person_id = :person_id AND state_version = :state_version
   RETURNING 1
 ), claim AS (
@@ -281,8 +236,18 @@ WITH guard AS (
 ), {_settlement_ctes("claim")}, ref AS (
   UPDATE referrals SET consumed_by = :settlement_id
   WHERE referral_id = :referral_id AND consumed_by IS NULL AND EXISTS (SELECT 1 FROM claim)
+), ev AS (
+  -- A code consumed by a concurrent settlement after our read: this row is then not
+  -- updated, and the whole statement is undone (below) and decided again under lock.
+  UPDATE e_vouchers SET consumed_by = :settlement_id, consumed_at = :settled_at
+  WHERE code_hash = :e_voucher_hash AND consumed_by IS NULL AND EXISTS (SELECT 1 FROM claim)
+  RETURNING 1
+), spent AS (
+  SELECT medsettle_abort('e_voucher_taken') FROM claim
+  WHERE :e_voucher_hash::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ev)
 )
-SELECT (SELECT count(*) FROM guard) AS fresh, (SELECT count(*) FROM taken) AS taken
+SELECT (SELECT count(*) FROM guard) AS fresh, (SELECT count(*) FROM taken) AS taken,
+  (SELECT count(*) FROM spent) AS spent
 """)
 
 
@@ -306,7 +271,8 @@ class SettlementRow:
 
 class StaleState(Exception):
     """The optimistic write wrote nothing: the person changed since the read
-    (``state_changed``) or the Idempotency-Key was taken meanwhile (``idempotency_key_taken``)."""
+    (``state_changed``), the Idempotency-Key was taken meanwhile (``idempotency_key_taken``)
+    or the e-voucher code was consumed meanwhile (``e_voucher_taken``)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -369,7 +335,9 @@ async def insert_settlement_optimistic(
         marks = await conn.fetchrow(OPTIMISTIC_WRITE_SQL, *[values[name] for name in OPTIMISTIC_WRITE_PARAMS])
     except asyncpg.PostgresError as exc:
         if exc.sqlstate == ABORT_SQLSTATE:
-            raise StaleState("idempotency_key_taken") from None
+            # medsettle_abort's message is the reason it was called with.
+            reason = "e_voucher_taken" if "e_voucher_taken" in str(exc) else "idempotency_key_taken"
+            raise StaleState(reason) from None
         raise
     if not marks["fresh"]:
         raise StaleState("state_changed")
@@ -406,7 +374,7 @@ WITH d AS (
   WHERE a.person_id = $2 AND a.year = $3 AND a.name = d.name AND d.name <> '{ACCOUNT_BALANCE}'
 ), bal AS (
   -- Unconditional: the state version moves with every reversal (see OPTIMISTIC_WRITE_SQL).
-  UPDATE persons SET state_version = state_version + 1,
+  UPDATE persons SET state_version = {next_state_version()},
     account_balance = account_balance - COALESCE((SELECT amount FROM d WHERE name = '{ACCOUNT_BALANCE}'), 0)
   WHERE person_id = $2
 ), ref AS (

@@ -1,77 +1,46 @@
-"""HTTP routes of settlement: preview 预结算, settle 结算, reversal 撤销, read."""
+"""HTTP routes of settlement: preview 预结算, settle 结算, reversal 撤销, read.
+
+``POST /v1/settlements`` is an ordinary documented endpoint whose body runs: it checks
+the key, the ``Idempotency-Key`` header and reads the body with the functions of
+`app.settlement.checks`, then hands them to the one settlement pipeline. The fast
+route (`app.settlement.fast_route`) serves the same path ahead of FastAPI's router by
+calling those same functions in the same order; a test proves the two answer alike.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import Field, TypeAdapter, ValidationError
-from starlette.types import Receive, Scope, Send
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.kit.auth import (
-    InstitutionOrOpsPrincipal,
-    InstitutionPrincipal,
-    Principal,
-    allowed_roles,
-    bearer_key,
-    check_role,
-    principal_for_key,
-)
+from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal
 from app.kit.clock import now
-from app.kit.errors import BadRequest, Unauthorized, problem_responses
-from app.kit.rawdb import RawConnection, after_commit
-from app.kit.routing import DecimalJSONRoute, read_body, send_json, served_by
-from app.settlement import metrics
-from app.settlement.reference_cache import ReferenceCache
+from app.kit.errors import problem_responses
+from app.kit.rawdb import RawConnection
+from app.kit.routing import DecimalJSONRoute, json_request_body, read_body
+from app.settlement.checks import IdempotencyKey, SettlementCaller, caller_of
+from app.settlement.pipeline import SettlementPipeline, pipeline_for
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
-from app.settlement.service import Caller, Outcome, SettlementService
-
-IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"
-
-
-def parse_settlement_request(raw: bytes) -> SettlementRequest:
-    """The settle body, parsed and validated from its bytes by pydantic-core in one pass
-    (JSON numbers become exact Decimals). Errors look like FastAPI's own."""
-    try:
-        return SettlementRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        if any(e["type"] == "json_invalid" for e in errors) or not raw:
-            raise BadRequest("The request body is not valid JSON.") from None
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in errors]
-        ) from None
-
+from app.settlement.service import Outcome, SettlementService
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
 
 
-def settlement_service(state: Any) -> SettlementService:
-    service = getattr(state, "settlement_service", None)
-    if service is None:
-        service = state.settlement_service = SettlementService(ReferenceCache(state.reference), lambda: now(state))
-    return service
+def settlement_pipeline(state: Any) -> SettlementPipeline:
+    return pipeline_for(state, lambda: now(state))
 
 
 async def get_service(request: Request) -> SettlementService:
     # async: a plain def dependency would be run in a worker thread on every request.
-    return settlement_service(request.app.state)
+    return settlement_pipeline(request.app.state).service
 
 
 Service = Annotated[SettlementService, Depends(get_service)]
 
 
-def _caller(principal: Principal) -> Caller:
-    return Caller(key_id=principal.key_id, role=principal.role, institution_code=principal.institution_code)
-
-
-def _send(request: Request, outcome: Outcome) -> Response:
-    for callback in outcome.after_commit:
-        after_commit(request, callback)
+def outcome_response(outcome: Outcome) -> Response:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
 
@@ -106,92 +75,30 @@ REFUSALS = [
     responses=problem_responses(401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS),
 )
 async def preview(
-    body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service, request: Request
+    body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return _send(request, await service.preview(conn, body, _caller(principal)))
+    return outcome_response(await service.preview(conn, body, caller_of(principal)))
 
 
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-_IDEMPOTENCY_KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)])
-_INSTITUTION = allowed_roles("institution")
-_REPLAYED = ((b"idempotent-replayed", b"true"),)
+SETTLE_RESPONSES = problem_responses(
+    400,
+    401,
+    403,
+    (403, "institution_mismatch"),
+    (404, "person_not_found"),
+    (409, "encounter_already_settled"),
+    (409, "idempotency_key_reused"),
+    (409, "request_in_progress"),
+    (409, "policy_changed"),
+    *REFUSALS,
+    (429, "too_many_attempts"),
+    (503, "database_unavailable"),
+    (503, "busy"),
+)
 
 
-def _idempotency_key(value: str | None) -> str:
-    """The header, checked as FastAPI would check ``Header(pattern=…)``, with its errors."""
-    if value is not None and _IDEMPOTENCY_KEY.match(value):
-        return value
-    loc = ("header", "Idempotency-Key")
-    if value is None:
-        raise RequestValidationError([{"type": "missing", "loc": loc, "msg": "Field required", "input": None}])
-    try:
-        _IDEMPOTENCY_KEY_ADAPTER.validate_python(value)
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": loc} for e in exc.errors(include_url=False)]) from None
-    raise AssertionError("unreachable: the pattern matched the adapter but not re")  # pragma: no cover
-
-
-async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
-    """POST /v1/settlements, as plain ASGI (see `ASGIRoute`): the same checks in the same
-    order as the documented endpoint's dependencies — key and role (401/403), then
-    ``Idempotency-Key`` (422), then the body (400/422) — before any connection is taken.
-
-    The settlement is first tried optimistically (a read and one guarded write, each its
-    own transaction, no lock held while the engine runs); when that declines, it runs
-    again with the person locked, in one transaction, exactly as if the first try had not
-    happened (docs/settlement.md, "The path")."""
-    state = scope["app"].state
-    authorization = key_header = None
-    for name, value in scope["headers"]:
-        if name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-        elif name == b"idempotency-key" and key_header is None:
-            key_header = value.decode("latin-1")
-    api_key = bearer_key(authorization)
-    if api_key is None:
-        raise Unauthorized()
-    caller = _caller(check_role(await principal_for_key(state, api_key), _INSTITUTION))
-    idempotency_key = _idempotency_key(key_header)
-    raw = await read_body(receive)
-    body = parse_settlement_request(raw)
-    service = settlement_service(state)
-    async with state.held_connections.connection() as conn:
-        outcome = await service.settle_optimistic(conn, body, caller, idempotency_key, raw)
-        if isinstance(outcome, str):
-            metrics.LOCKED[outcome].inc()
-            async with conn.transaction():
-                outcome = await service.settle(conn, body, caller, idempotency_key, raw)
-        else:
-            metrics.OPTIMISTIC.inc()
-    for callback in outcome.after_commit:
-        callback()
-    await send_json(send, outcome.status, outcome.body.encode(), _REPLAYED if outcome.replayed else (), scope)
-
-
-async def settle(
-    principal: InstitutionPrincipal,
-    conn: RawConnection,
-    service: Service,
-    request: Request,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="1–128 printable characters, unique per request within the institution",
-        ),
-    ],
-) -> Response:
-    """The operation as documented. Requests are served by `serve_settle`; this signature
-    is what makes the OpenAPI operation (security, header, responses)."""
-    raise AssertionError("POST /v1/settlements is served by serve_settle")  # pragma: no cover
-
-
-router.add_api_route(
+@router.post(
     "",
-    settle,
-    methods=["POST"],
-    route_class_override=served_by(serve_settle),
     status_code=201,
     summary="Settle an encounter 结算",
     description=(
@@ -202,32 +109,15 @@ router.add_api_route(
         "arriving while the first is running waits for it (up to the lock timeout, then `409 request_in_progress`)."
     ),
     response_model=SettlementOut,
-    # The body is parsed by `parse_settlement_request` (one pydantic-core pass over the
-    # raw bytes); its schema is the same SettlementRequest the preview route declares.
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettlementRequest"}}},
-        }
-    },
-    responses=problem_responses(
-        400,
-        401,
-        403,
-        (403, "institution_mismatch"),
-        (404, "person_not_found"),
-        (409, "encounter_already_settled"),
-        (409, "idempotency_key_reused"),
-        (409, "request_in_progress"),
-        (409, "policy_changed"),
-        *REFUSALS,
-        (429, "too_many_attempts"),
-        (503, "database_unavailable"),
-        (503, "busy"),
-    ),
+    # The body is read as bytes and parsed by the pipeline (one pydantic-core pass, the
+    # bytes also being the idempotency fingerprint); this documents the model it parses.
+    openapi_extra=json_request_body(SettlementRequest),
+    responses=SETTLE_RESPONSES,
 )
-#: Served by `app.kit.routing.HotRoutes` ahead of FastAPI's router.
-HOT_ROUTES = {("POST", "/v1/settlements"): router.routes[-1]}
+async def settle(caller: SettlementCaller, idempotency_key: IdempotencyKey, request: Request) -> Response:
+    raw = await read_body(request.receive)
+    outcome = await settlement_pipeline(request.app.state).settle(caller, idempotency_key, raw)
+    return outcome_response(outcome)
 
 
 @router.get(
@@ -238,9 +128,9 @@ HOT_ROUTES = {("POST", "/v1/settlements"): router.routes[-1]}
     responses=problem_responses(401, 403, (404, "settlement_not_found")),
 )
 async def get_settlement(
-    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service, request: Request
+    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return _send(request, await service.get(conn, settlement_id, _caller(principal)))
+    return outcome_response(await service.get(conn, settlement_id, caller_of(principal)))
 
 
 @router.post(
@@ -259,9 +149,9 @@ async def get_settlement(
     },
 )
 async def reverse(
-    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service, request: Request
+    settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return _send(request, await service.reverse(conn, settlement_id, _caller(principal)))
+    return outcome_response(await service.reverse(conn, settlement_id, caller_of(principal)))
 
 
 @router.get(
@@ -284,7 +174,7 @@ async def list_settlements(
 ) -> dict[str, Any]:
     return await service.list(
         conn,
-        _caller(principal),
+        caller_of(principal),
         institution_code=institution_code,
         person_id=person_id,
         date_from=date_from,

@@ -1,7 +1,11 @@
 """Settlement use cases: preview 预结算, settle 结算, reverse 撤销, read.
 
-Services say what happens, in order; SQL lives in `repository`, numbers in
-`app.engine`. Nothing here commits: the caller's transaction does, once.
+Services say what happens, in order; SQL lives in `repository` (and in the owning
+domains' named queries: `app.persons.state`, `app.reference.reader`), numbers in
+`app.engine`, JSON text in `rendering`. Nothing here commits or opens a transaction:
+`app.settlement.pipeline` decides, for a settle request, between the optimistic try and
+the locked one and opens the transaction of the latter; other use cases run inside the
+request's transaction (`app.kit.rawdb.RawConnection`).
 """
 
 from __future__ import annotations
@@ -9,28 +13,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import uuid
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import asyncpg
-import orjson
 
-from app.engine.model import (
-    Encounter,
-    FeeLine,
-    Refusal,
-    Settlement,
-    SettlementContext,
-)
+from app.engine.model import Encounter, FeeLine, Refusal, Settlement, SettlementContext
 from app.engine.settle import resolve_insutype
 from app.engine.settle import settle as engine_settle
 from app.evouchers.exceptions import EVoucherUsed
-from app.evouchers.service import resolve_e_voucher
-from app.kit.clock import CST
+from app.evouchers.service import check_voucher, code_digest, resolve_e_voucher, voucher_attempt
+from app.kit.db import after_commit
 from app.kit.ids import uuid7
+from app.persons.state import PersonState, load_person_state
+from app.reference.reader import PolicyVersion, ReferenceReader
+from app.settlement import rendering
 from app.settlement import repository as repo
 from app.settlement.exceptions import (
     EncounterAlreadySettled,
@@ -43,11 +41,10 @@ from app.settlement.exceptions import (
     SettlementNotFound,
     SettlementRefused,
 )
-from app.settlement.reference_cache import PolicyVersion, ReferenceCache
 from app.settlement.schemas import SettlementRequest
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """Who is calling: an institution key (bound to one institution) or ops/admin."""
 
@@ -56,31 +53,22 @@ class Caller:
     institution_code: str | None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the router sends: the JSON text, its status, whether it was replayed."""
+    """A settlement as the caller gets it: its JSON text (rendered once, by `rendering`,
+    when it was settled), the status to answer with, and whether it is a replay."""
 
     body: str
     status: int
     replayed: bool = False
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
-def iso(moment: dt.datetime) -> str:
-    """RFC 3339 in China Standard Time, however the driver returned it."""
-    return moment.astimezone(CST).isoformat()
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """The optimistic try settled nothing and wrote nothing; the locked path decides.
+    ``reason`` is one of `metrics.DECLINE_REASONS`."""
 
-
-def _money(value: Decimal) -> str:
-    # str() is a third of format()'s cost and the same text unless it would use an
-    # exponent (never for the engine's two-place amounts); then fall back.
-    text = str(value)
-    return format(value, "f") if "E" in text else text
-
-
-def _plain(value: Decimal) -> str:
-    """qty and unit_price as given, without exponent notation."""
-    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    reason: str
 
 
 def fingerprint(raw_body: bytes, institution_code: str) -> bytes:
@@ -105,133 +93,43 @@ def to_encounter(request: SettlementRequest) -> Encounter:
     )
 
 
-def render(
-    result: Settlement,
-    *,
-    settlement_id: uuid.UUID | None,
-    status: str,
-    institution_code: str,
-    person_id: str,
-    encounter_id: str,
-    encounter_date: dt.date,
-    settled_at: dt.datetime | None,
-) -> dict[str, Any]:
-    t = result.totals
-    return {
-        "settlement_id": str(settlement_id) if settlement_id else None,
-        "status": status,
-        "institution_code": institution_code,
-        "person_id": person_id,
-        "encounter_id": encounter_id,
-        "insutype": result.insutype,
-        "med_type": result.med_type,
-        "encounter_date": encounter_date.isoformat(),
-        "accumulation_year": result.accumulation_year,
-        "policy_version": result.policy_version,
-        "cross_region": result.cross_region,
-        "settled_at": iso(settled_at) if settled_at else None,
-        "reversed_at": None,
-        "totals": {name: _money(getattr(t, name)) for name in t.__dataclass_fields__},
-        "funds": [
-            {
-                "fund": f.fund,
-                "fund_pay_type": f.fund_pay_type,
-                "amount": _money(f.amount),
-                "basis": _money(f.basis),
-                "explanation": f.explanation,
-            }
-            for f in result.funds
-        ],
-        "items": [
-            {
-                "line_no": i.line_no,
-                "code": i.code,
-                "name": i.name,
-                "qty": _plain(i.qty),
-                "unit_price": _plain(i.unit_price),
-                "amount": _money(i.amount),
-                "category": i.category,
-                "self_pay_full": _money(i.self_pay_full),
-                "over_limit": _money(i.over_limit),
-                "pre_self_pay": _money(i.pre_self_pay),
-                "in_scope": _money(i.in_scope),
-                "reason": i.reason,
-            }
-            for i in result.items
-        ],
-    }
-
-
-def dumps(body: dict[str, Any]) -> str:
-    """Compact JSON text, non-ASCII as is (orjson: a fifth of the stdlib encoder's CPU).
-    Money is already text here, so no number is ever formatted as a float."""
-    return orjson.dumps(body).decode()
-
-
 class SettlementService:
-    def __init__(self, cache: ReferenceCache, clock: Callable[[], dt.datetime]) -> None:
-        self.cache = cache
+    def __init__(self, reference: ReferenceReader, clock: Callable[[], dt.datetime]) -> None:
+        self.reference = reference
         self.clock = clock
 
     # ------------------------------------------------------------------ shared steps
 
-    def _institution_code(self, request: SettlementRequest, caller: Caller) -> str:
+    def institution_code(self, request: SettlementRequest, caller: Caller) -> str:
+        """The institution the settlement is for: the caller's own (403 for another)."""
         if request.institution_code is not None and request.institution_code != caller.institution_code:
             raise InstitutionMismatch()
         assert caller.institution_code is not None
         return caller.institution_code
 
-    async def _compute(
-        self,
-        conn: asyncpg.Connection,
-        request: SettlementRequest,
-        institution_code: str,
-        *,
-        lock: bool,
-    ) -> tuple[Settlement, str, PolicyVersion, bytes | None]:
-        """Resolve who and where, load state, run the engine. Refusals raise."""
-        now = self.clock()
-        voucher_hash: bytes | None = None
-        person_id = request.person_id
-        if request.e_voucher_code is not None:
-            person_id, voucher_hash = await resolve_e_voucher(
-                conn, request.e_voucher_code, institution_code=institution_code, now=now, for_update=lock
-            )
-            if lock:  # only now is the person known: lock before reading
-                await repo.lock_person(conn, person_id)
-        assert person_id is not None
-
-        day = request.encounter_date
-        state = await repo.load_person_state(conn, person_id, day.year, day, request.referral_id)
-        if state is None:
-            raise PersonNotFound()
-        result, version = await self._evaluate(conn, request, institution_code, state)
-        return result, person_id, version, voucher_hash
-
     async def _evaluate(
-        self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: repo.PersonState
+        self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: PersonState
     ) -> tuple[Settlement, PolicyVersion]:
-        """Reference data from the cache, then the engine. Refusals raise."""
-        institution = await self.cache.institution(conn, institution_code)
-        if institution is None:
-            raise InstitutionNotFound()
-
-        day = request.encounter_date
+        """Reference data in one call, then the engine. Refusals raise."""
         encounter = to_encounter(request)
         # The engine refuses an encounter without a valid insutype itself (not_insured,
         # validation_error); without one there is simply no policy to load.
         insutype = resolve_insutype(encounter, state.person)
-        version = (
-            None
-            if isinstance(insutype, Refusal)
-            else await self.cache.policy_in_force(conn, state.person.insured_region, insutype, day)
+        reference = await self.reference.for_settlement(
+            conn,
+            institution_code,
+            insured_region=state.person.insured_region,
+            insutype=None if isinstance(insutype, Refusal) else insutype,
+            day=request.encounter_date,
+            codes={line.code for line in encounter.lines},
         )
-        catalog = await self.cache.catalog_items(conn, institution.region, {line.code for line in encounter.lines})
+        if reference is None:
+            raise InstitutionNotFound()
         ctx = SettlementContext(
             person=state.person,
-            institution=institution,
-            policy=version.policy if version else None,
-            catalog=catalog,
+            institution=reference.institution,
+            policy=reference.policy.policy if reference.policy else None,
+            catalog=reference.catalog,
             accumulators=state.accumulators,
             registrations=state.registrations,
             filings=state.filings,
@@ -240,8 +138,28 @@ class SettlementService:
         result = engine_settle(encounter, ctx)
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
-        assert version is not None
-        return result, version
+        assert reference.policy is not None
+        return result, reference.policy
+
+    async def _locked_state(
+        self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, *, lock: bool
+    ) -> tuple[PersonState, bytes | None]:
+        """Who (by id, or by resolving the e-voucher code), then their state. With ``lock``
+        the code's row and the person are locked first, so the read sees the latest."""
+        voucher_hash: bytes | None = None
+        person_id = request.person_id
+        if request.e_voucher_code is not None:
+            person_id, voucher_hash = await resolve_e_voucher(
+                conn, request.e_voucher_code, institution_code=institution_code, now=self.clock(), for_update=lock
+            )
+            if lock:  # only now is the person known: lock before reading
+                await repo.lock_person(conn, person_id)
+        assert person_id is not None
+        day = request.encounter_date
+        state = await load_person_state(conn, person_id, day.year, day, request.referral_id)
+        if state is None:
+            raise PersonNotFound()
+        return state, voucher_hash
 
     def _row(
         self,
@@ -254,16 +172,6 @@ class SettlementService:
         voucher_hash: bytes | None,
     ) -> repo.SettlementRow:
         settled_at = self.clock()
-        body = render(
-            result,
-            settlement_id=settlement_id,
-            status="settled",
-            institution_code=institution_code,
-            person_id=person_id,
-            encounter_id=request.encounter_id,
-            encounter_date=request.encounter_date,
-            settled_at=settled_at,
-        )
         policy = version.policy
         return repo.SettlementRow(
             settlement_id=settlement_id,
@@ -279,85 +187,103 @@ class SettlementService:
             mark_policy=not version.in_use,
             referral_id=request.referral_id,
             e_voucher_hash=voucher_hash,
-            response_json=dumps(body),
+            response_json=rendering.render(
+                result,
+                settlement_id=settlement_id,
+                status="settled",
+                institution_code=institution_code,
+                person_id=person_id,
+                encounter_id=request.encounter_id,
+                encounter_date=request.encounter_date,
+                settled_at=settled_at,
+            ),
         )
 
     # ------------------------------------------------------------------ use cases
 
     async def preview(self, conn: asyncpg.Connection, request: SettlementRequest, caller: Caller) -> Outcome:
         """预结算: the same numbers as settling now would give; nothing is written or consumed."""
-        institution_code = self._institution_code(request, caller)
-        result, person_id, _, _ = await self._compute(conn, request, institution_code, lock=False)
-        body = render(
+        institution_code = self.institution_code(request, caller)
+        state, _ = await self._locked_state(conn, request, institution_code, lock=False)
+        result, _ = await self._evaluate(conn, request, institution_code, state)
+        body = rendering.render(
             result,
             settlement_id=None,
             status="preview",
             institution_code=institution_code,
-            person_id=person_id,
+            person_id=state.person.person_id,
             encounter_id=request.encounter_id,
             encounter_date=request.encounter_date,
             settled_at=None,
         )
-        return Outcome(dumps(body), 200)
+        return Outcome(body, 200)
 
     async def settle_optimistic(
         self,
         conn: asyncpg.Connection,
         request: SettlementRequest,
-        caller: Caller,
+        institution_code: str,
         idempotency_key: str,
-        raw_body: bytes,
-    ) -> Outcome | str:
+        body_digest: bytes,
+    ) -> Outcome | Decline:
         """结算 in two statements and no lock: read, compute, one guarded write that is its
-        own transaction. A string (one of `metrics.DECLINE_REASONS`): not settled and
-        nothing written — the state changed after the read, the key was taken meanwhile,
-        or the request is one this path does not take (e-voucher, unknown person, first
-        use of a policy version); the caller then runs `settle` in a transaction, which
-        decides as if this had never run."""
-        institution_code = self._institution_code(request, caller)
-        person_id = request.person_id
-        if person_id is None:
-            return "e_voucher"
-        body_digest = fingerprint(raw_body, institution_code)
+        own transaction. `Decline`: not settled and nothing written — the state changed
+        after the read, the key or the code was taken meanwhile, or the request is one this
+        path does not take (unknown person or code, first use of a policy version); the
+        locked path then decides as if this had never run."""
         day = request.encounter_date
-        state = await repo.load_person_state(
-            conn, person_id, day.year, day, request.referral_id, (institution_code, idempotency_key)
-        )
-        if state is None:
-            return "person_unknown"  # the locked path answers person_not_found
-        if state.stored is not None:
-            stored_digest, response = state.stored
+        voucher_hash: bytes | None = None
+        if request.e_voucher_code is None:
+            read = await repo.read_for_settlement(
+                conn, person_id=request.person_id, voucher_hash=None, year=day.year, day=day,
+                referral_id=request.referral_id, institution_code=institution_code, idempotency_key=idempotency_key,
+            )
+            if read is None:
+                return Decline("person_unknown")  # the locked path answers person_not_found
+        else:
+            now = self.clock()
+            async with voucher_attempt(institution_code, now):
+                voucher_hash = code_digest(request.e_voucher_code)
+                read = await repo.read_for_settlement(
+                    conn, person_id=None, voucher_hash=voucher_hash, year=day.year, day=day,
+                    referral_id=request.referral_id, institution_code=institution_code,
+                    idempotency_key=idempotency_key,
+                )
+                if read is not None and read.stored is None:
+                    check_voucher(found=True, used=read.voucher_used, expires_at=read.voucher_expires_at, now=now)
+            if read is None:
+                return Decline("e_voucher_unknown")  # the locked path answers e_voucher_invalid
+        if read.stored is not None:
+            stored_digest, response = read.stored
             if stored_digest != body_digest:
                 raise IdempotencyKeyReused()
             return Outcome(response, 201, replayed=True)
-        result, version = await self._evaluate(conn, request, institution_code, state)
+        result, version = await self._evaluate(conn, request, institution_code, read.state)
         if not version.in_use:
-            return "policy_first_use"  # the locked write marks the policy version in use, checking its revision
-        row = self._row(request, institution_code, person_id, uuid7(), result, version, None)
+            return Decline("policy_first_use")  # the locked write marks the version in use, checking its revision
+        row = self._row(request, institution_code, read.state.person.person_id, uuid7(), result, version, voucher_hash)
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
-                state_version=state.version,
+                state_version=read.state.version,
             )
         except repo.StaleState as exc:
-            return exc.reason
+            return Decline(exc.reason)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "settlements_live_encounter":
                 raise EncounterAlreadySettled() from exc
             raise
         return Outcome(row.response_json, 201)
 
-    async def settle(
+    async def settle_locked(
         self,
         conn: asyncpg.Connection,
         request: SettlementRequest,
-        caller: Caller,
+        institution_code: str,
         idempotency_key: str,
-        raw_body: bytes,
+        body_digest: bytes,
     ) -> Outcome:
         """结算 with the person locked for the whole transaction (the caller's)."""
-        institution_code = self._institution_code(request, caller)
-        body_digest = fingerprint(raw_body, institution_code)
         settlement_id = uuid7()
         try:
             claimed = await repo.claim_idempotency_key(
@@ -373,8 +299,9 @@ class SettlementService:
                 raise IdempotencyKeyReused()
             return Outcome(stored["response"], 201, replayed=True)
 
-        result, person_id, version, voucher_hash = await self._compute(conn, request, institution_code, lock=True)
-        row = self._row(request, institution_code, person_id, settlement_id, result, version, voucher_hash)
+        state, voucher_hash = await self._locked_state(conn, request, institution_code, lock=True)
+        result, version = await self._evaluate(conn, request, institution_code, state)
+        row = self._row(request, institution_code, state.person.person_id, settlement_id, result, version, voucher_hash)
         try:
             marks = await repo.insert_settlement(conn, row, result)
         except asyncpg.UniqueViolationError as exc:
@@ -385,20 +312,19 @@ class SettlementService:
             # The voucher row is locked since we resolved it, so this cannot happen
             # unless that lock is lost; refuse rather than settle a code twice.
             raise EVoucherUsed()
-        if row.mark_policy and marks["policy_marked"] == 0:
-            # The policy was replaced between our read and now: nothing is kept.
-            self.cache.clear()
-            raise PolicyChanged()
-        after: list[Callable[[], None]] = []
         if row.mark_policy:
-            after.append(lambda: self.cache.mark_in_use(version))
-        return Outcome(row.response_json, 201, after_commit=after)
+            if marks["policy_marked"] == 0:
+                # The policy was replaced between our read and now: nothing is kept.
+                self.reference.clear()
+                raise PolicyChanged()
+            after_commit(lambda: self.reference.mark_in_use(version))
+        return Outcome(row.response_json, 201)
 
     async def get(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> Outcome:
         record = await repo.get_settlement(conn, settlement_id)
         if record is None or not _may_see(caller, record["institution_code"]):
             raise SettlementNotFound()
-        return Outcome(_current(record), 200)
+        return Outcome(rendering.with_status(record["response"], record["status"], record["reversed_at"]), 200)
 
     async def reverse(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> Outcome:
         """撤销: undo exactly the stored deltas; the reversal is its own row."""
@@ -406,16 +332,13 @@ class SettlementService:
         if record is None or not _may_see(caller, record["institution_code"]):
             raise SettlementNotFound()
         if record["status"] == "reversed":
-            return Outcome(_current(record), 200)
+            return Outcome(rendering.with_status(record["response"], "reversed", record["reversed_at"]), 200)
         await repo.lock_person(conn, record["person_id"])
         reversed_at = self.clock()
         await repo.reverse_settlement(
             conn, settlement_id, record["person_id"], record["accumulation_year"], reversed_at, caller.key_id
         )
-        body = json.loads(record["response"])
-        body["status"] = "reversed"
-        body["reversed_at"] = iso(reversed_at)
-        return Outcome(dumps(body), 201)
+        return Outcome(rendering.with_status(record["response"], "reversed", reversed_at), 201)
 
     async def list(
         self,
@@ -445,39 +368,12 @@ class SettlementService:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [
-            {
-                "settlement_id": str(r["settlement_id"]),
-                "status": r["status"],
-                "institution_code": r["institution_code"],
-                "person_id": r["person_id"],
-                "encounter_id": r["encounter_id"],
-                "med_type": r["med_type"],
-                "encounter_date": r["encounter_date"].isoformat(),
-                "settled_at": iso(r["settled_at"]),
-                "reversed_at": iso(r["reversed_at"]) if r["reversed_at"] else None,
-                "total": _money(r["total"]),
-                "fund_total": _money(r["fund_total"]),
-                "cash": _money(r["cash"]),
-            }
-            for r in rows
-        ]
         next_cursor = encode_cursor(rows[-1]["settled_at"], rows[-1]["settlement_id"]) if more and rows else None
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": [rendering.list_item(r) for r in rows], "next_cursor": next_cursor}
 
 
 def _may_see(caller: Caller, institution_code: str) -> bool:
     return caller.role != "institution" or caller.institution_code == institution_code
-
-
-def _current(record: asyncpg.Record) -> str:
-    """The stored body with the settlement's present status."""
-    if record["status"] == "settled":
-        return record["response"]
-    body = json.loads(record["response"])
-    body["status"] = record["status"]
-    body["reversed_at"] = iso(record["reversed_at"]) if record["reversed_at"] else None
-    return dumps(body)
 
 
 def encode_cursor(settled_at: dt.datetime, settlement_id: uuid.UUID) -> str:

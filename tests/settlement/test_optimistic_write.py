@@ -52,12 +52,12 @@ async def test_a_settlement_committed_between_read_and_write_sends_the_other_to_
     await community.get("/v1/settlements")  # warm the key cache
     assert (await _post(community, _visit(0), "warm")).status_code == 201  # marks the policy in use
     # V0 took 60.00 of the 100.00 of room: 40.00 left.
-    real_read = service_module.repo.load_person_state
+    real_read = service_module.repo.read_for_settlement
     interfered = []
 
-    async def read_then_let_another_settle(conn, person_id, year, day, referral_id, idempotency=None):
-        state = await real_read(conn, person_id, year, day, referral_id, idempotency)
-        if idempotency is not None and idempotency[1] == "outer" and not interfered:
+    async def read_then_let_another_settle(conn, **kw):
+        state = await real_read(conn, **kw)
+        if kw["idempotency_key"] == "outer" and not interfered:
             interfered.append(True)
             # Another visit of the same person settles while this one computes.
             inner = await _post(community, _visit(2), "inner")
@@ -65,7 +65,7 @@ async def test_a_settlement_committed_between_read_and_write_sends_the_other_to_
             assert inner.json()["totals"]["basic_fund"] == "40.00"  # the last 40.00 of room
         return state
 
-    monkeypatch.setattr(service_module.repo, "load_person_state", read_then_let_another_settle)
+    monkeypatch.setattr(service_module.repo, "read_for_settlement", read_then_let_another_settle)
     stale_before = path_count("locked", "state_changed")
     optimistic_before = path_count("optimistic", "none")
 
@@ -97,14 +97,14 @@ async def test_a_key_taken_after_the_read_aborts_the_write_and_replays(pharmacy,
     assert first.status_code == 201
     assert first.json()["totals"]["personal_account"] == "100.00"
     version = await world.fetchval("SELECT state_version FROM persons WHERE person_id = 'EMP'")
-    real_read = service_module.repo.load_person_state
+    real_read = service_module.repo.read_for_settlement
 
-    async def read_before_the_key_was_stored(conn, person_id, year, day, referral_id, idempotency=None):
-        state = await real_read(conn, person_id, year, day, referral_id, idempotency)
+    async def read_before_the_key_was_stored(conn, **kw):
+        state = await real_read(conn, **kw)
         # As if the first request committed just after this read: the key is not seen.
         return state if state is None else type(state)(**{**_fields(state), "stored": None})
 
-    monkeypatch.setattr(service_module.repo, "load_person_state", read_before_the_key_was_stored)
+    monkeypatch.setattr(service_module.repo, "read_for_settlement", read_before_the_key_was_stored)
     taken_before = path_count("locked", "idempotency_key_taken")
 
     retry = await _post(pharmacy, body, "same-key")

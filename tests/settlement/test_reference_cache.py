@@ -10,7 +10,7 @@ import pytest
 
 from app.kit.cache import ReferenceGeneration
 from app.kit.db import to_libpq_url
-from app.settlement.reference_cache import ReferenceCache
+from app.reference.reader import ReferenceReader
 from tests.settlement.world import H3
 
 pytestmark = pytest.mark.asyncio
@@ -33,7 +33,7 @@ class Counting:
 
 async def test_cache_hits_misses_and_invalidation(world, database_dsn):
     generation = ReferenceGeneration()
-    cache = ReferenceCache(generation)
+    cache = ReferenceReader(generation)
     raw = await asyncpg.connect(to_libpq_url(database_dsn))
     try:
         conn = Counting(raw)

@@ -1,5 +1,7 @@
-"""In-process cache of the reference data a settlement reads: institutions,
-policies and catalog items, as engine values.
+"""The reference reader: the reference data a settlement reads — the institution, the
+policy in force, the catalog items — as engine values, in one call (`for_settlement`),
+from an in-process cache. Settlement and registrations read reference data through
+this module and `app.reference.repository`; nothing else queries these tables.
 
 Entries live in `app.kit.cache.GenerationCache`s, valid for one reference
 *generation*: every admin write bumps it locally and, through NOTIFY, in every
@@ -22,6 +24,7 @@ import asyncpg
 from app.engine.model import CatalogItem, Institution, Policy, Restriction
 from app.engine.policy_doc import policy_from_document
 from app.kit.cache import GenerationCache, ReferenceGeneration
+from app.reference.policies import in_force, policy_versions
 
 NATIONAL = "000000"
 MAX_CATALOG_ENTRIES = 500_000
@@ -34,6 +37,21 @@ class PolicyVersion:
     policy: Policy
     revision: int
     in_use: bool
+
+    @property
+    def effective_from(self) -> dt.date:
+        return self.policy.effective_from
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementReference:
+    """Everything of reference data one settlement needs."""
+
+    institution: Institution
+    #: None: no policy in force for the person's region and insutype on the date (or no
+    #: insutype could be resolved; the engine refuses either way).
+    policy: PolicyVersion | None
+    catalog: dict[str, CatalogItem | None]
 
 
 def catalog_chain(region: str) -> tuple[str, ...]:
@@ -63,7 +81,7 @@ def restriction_from_json(doc: dict[str, Any] | None) -> Restriction | None:
     )
 
 
-class ReferenceCache:
+class ReferenceReader:
     def __init__(self, generation: ReferenceGeneration) -> None:
         self._generation = generation
         self._institutions = GenerationCache(generation)
@@ -76,6 +94,26 @@ class ReferenceCache:
     def clear(self) -> None:
         for cache in (self._institutions, self._policies, self._catalog, self._resolved):
             cache.clear()
+
+    async def for_settlement(
+        self,
+        conn: asyncpg.Connection,
+        institution_code: str,
+        *,
+        insured_region: str,
+        insutype: str | None,
+        day: dt.date,
+        codes: set[str],
+    ) -> SettlementReference | None:
+        """The institution, the policy of ``insured_region``/``insutype`` in force on ``day``
+        and each code's catalog item in the institution's catalog chain; None when the
+        institution does not exist. Served from the cache when warm: no round trip."""
+        institution = await self.institution(conn, institution_code)
+        if institution is None:
+            return None
+        policy = None if insutype is None else await self.policy_in_force(conn, insured_region, insutype, day)
+        catalog = await self.catalog_items(conn, institution.region, codes)
+        return SettlementReference(institution, policy, catalog)
 
     # ------------------------------------------------------------------ institutions
 
@@ -105,25 +143,12 @@ class ReferenceCache:
         key = (region, insutype)
         versions = self._policies.get(key, at)
         if versions is None:
-            rows = await conn.fetch(
-                "SELECT document::text AS document, revision, in_use FROM policies "
-                "WHERE region = $1 AND insutype = $2 ORDER BY effective_from DESC",
-                region,
-                insutype,
-            )
             versions = tuple(
-                PolicyVersion(
-                    policy=policy_from_document(json.loads(r["document"], parse_float=Decimal)),
-                    revision=r["revision"],
-                    in_use=r["in_use"],
-                )
-                for r in rows
+                PolicyVersion(policy=policy_from_document(r.document), revision=r.revision, in_use=r.in_use)
+                for r in await policy_versions(conn, region, insutype)
             )
             self._policies.put(key, versions, at)
-        for version in versions:  # newest first
-            if version.policy.effective_from <= day:
-                return version
-        return None
+        return in_force(versions, day)
 
     def mark_in_use(self, version: PolicyVersion) -> None:
         """After a commit that used it: later settlements skip the in_use update."""
