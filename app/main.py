@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from app.kit import metrics
-from app.kit.auth import ensure_admin_key
+from app.apikeys.repository import KeyStore, ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
 from app.kit.db import create_engine, create_sessionmaker, redact
 from app.kit.rawdb import HeldConnections
@@ -87,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database_url = url
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.key_store = KeyStore(engine)
     app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None

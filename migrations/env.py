@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
-from app.kit.tables import metadata
+from app.schema import metadata
 
 config = context.config
 target_metadata = metadata

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
 from app.kit.migrate import MIGRATIONS_DIR, alembic_config, downgrade_base_async, head_revision, upgrade_head_async
-from app.kit.tables import metadata
+from app.schema import metadata
 
 SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",

@@ -2,10 +2,39 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
+from uuid import uuid4
 
-from app.kit.tables import api_keys
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.apikeys.tables import api_keys
+from app.kit.auth import generate_key, hash_key
+from app.kit.cache import notify_reference_change
+
+
+class KeyStore:
+    """The lookup `app.kit.auth` authenticates with (``app.state.key_store``)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def find_active(self, digest: bytes) -> Row[Any] | None:
+        """The unrevoked key with this digest: key_id, key_hash, role, institution_code."""
+        # A short connection of its own, released at once: holding the request's
+        # session (or a second pooled connection) for the whole request would let a
+        # burst of cold requests exhaust the pool while each waits for another.
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
+                        api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+
+
 
 
 async def revoke(session: AsyncSession, key_id: UUID) -> bool | None:
@@ -20,3 +49,39 @@ async def revoke(session: AsyncSession, key_id: UUID) -> bool | None:
     if row is None:
         return None
     return row.revoked_at == row.now
+
+
+async def insert_key(
+    session: AsyncSession,
+    role: str,
+    *,
+    institution_code: str | None = None,
+    label: str = "",
+    key: str | None = None,
+) -> tuple[UUID, str]:
+    """Create a key (random unless given); returns (key_id, key text). Caller's transaction."""
+    key = key or generate_key()
+    key_id = uuid4()
+    await session.execute(
+        api_keys.insert().values(
+            key_id=key_id, key_hash=hash_key(key), role=role, institution_code=institution_code, label=label
+        )
+    )
+    await notify_reference_change(session)
+    return key_id, key
+
+
+async def ensure_admin_key(session: AsyncSession, key: str, label: str = "bootstrap") -> UUID:
+    """Make sure an active admin key with exactly this value exists (MEDSETTLE_BOOTSTRAP_ADMIN_KEY)."""
+    stmt = (
+        pg_insert(api_keys)
+        .values(key_id=uuid4(), key_hash=hash_key(key), role="admin", institution_code=None, label=label)
+        .on_conflict_do_update(
+            index_elements=[api_keys.c.key_hash],
+            set_={"role": "admin", "institution_code": None, "revoked_at": None},
+        )
+        .returning(api_keys.c.key_id)
+    )
+    key_id = (await session.execute(stmt)).scalar_one()
+    await notify_reference_change(session)
+    return key_id

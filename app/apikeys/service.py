@@ -8,7 +8,8 @@ from app.apikeys import repository as repo
 from app.apikeys.exceptions import ApiKeyNotFound, UnknownInstitution
 from app.apikeys.schemas import ApiKeyCreated, ApiKeyIn
 from app.kit import audit
-from app.kit.auth import Principal, insert_key
+from app.apikeys.repository import insert_key
+from app.kit.auth import Principal
 from app.kit.cache import notify_reference_change
 from app.reference.repository import get_institution
 

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.demo.policies import DEMO_POLICIES
 from app.kit.auth import hash_key
-from app.kit.tables import api_keys, catalog_items, enrollments, institutions, policies, regions
-from app.kit.tables import persons as persons_table
+from app.apikeys.tables import api_keys
+from app.persons.tables import enrollments
+from app.reference.tables import catalog_items, institutions, policies, regions
+from app.persons.tables import persons as persons_table
 from app.persons.certno import check_digit
 from app.reference.service import document_json, validate_policy
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from app.engine.model import (
     PHARMACY,
     SPECIAL_OUTPATIENT,
-    ZERO,
     CatalogItem,
     Encounter,
     FeeLine,

@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.tables import e_vouchers, enrollments, persons
+from app.evouchers.tables import e_vouchers
+from app.persons.tables import enrollments, persons
 
 
 async def insured_on(session: AsyncSession, person_id: str, day: dt.date) -> bool | None:

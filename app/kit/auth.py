@@ -3,7 +3,9 @@
 Keys are ``msk_`` + ``secrets.token_urlsafe(32)`` (256 random bits), shown once and
 stored as their SHA-256 digest. A request's key is hashed and looked up by digest
 (a unique index); the digest found is compared with ``hmac.compare_digest``.
-Lookups are cached in-process per reference generation (see app.kit.cache): a
+The keys themselves are the apikeys domain's (table, writes, the lookup by digest:
+`app.apikeys.repository.KeyStore`, which the app puts at ``state.key_store``); kit
+only hashes, checks and caches. Lookups are cached in-process per reference generation (see app.kit.cache): a
 revocation bumps the generation here at once and, through NOTIFY, in every
 other process; while the listener is down the cache is bypassed.
 """
@@ -15,17 +17,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.kit.cache import GenerationCache, ReferenceGeneration, notify_reference_change
+from app.kit.cache import GenerationCache, ReferenceGeneration
 from app.kit.errors import Forbidden, Unauthorized
-from app.kit.tables import api_keys
 
 Role = Literal["institution", "wallet", "ops", "admin"]
 ROLES: tuple[str, ...] = ("institution", "wallet", "ops", "admin")
@@ -49,42 +46,6 @@ def generate_key() -> str:
 
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
-
-
-async def insert_key(
-    session: AsyncSession,
-    role: str,
-    *,
-    institution_code: str | None = None,
-    label: str = "",
-    key: str | None = None,
-) -> tuple[UUID, str]:
-    """Create a key (random unless given); returns (key_id, key text). Caller's transaction."""
-    key = key or generate_key()
-    key_id = uuid4()
-    await session.execute(
-        api_keys.insert().values(
-            key_id=key_id, key_hash=hash_key(key), role=role, institution_code=institution_code, label=label
-        )
-    )
-    await notify_reference_change(session)
-    return key_id, key
-
-
-async def ensure_admin_key(session: AsyncSession, key: str, label: str = "bootstrap") -> UUID:
-    """Make sure an active admin key with exactly this value exists (MEDSETTLE_BOOTSTRAP_ADMIN_KEY)."""
-    stmt = (
-        pg_insert(api_keys)
-        .values(key_id=uuid4(), key_hash=hash_key(key), role="admin", institution_code=None, label=label)
-        .on_conflict_do_update(
-            index_elements=[api_keys.c.key_hash],
-            set_={"role": "admin", "institution_code": None, "revoked_at": None},
-        )
-        .returning(api_keys.c.key_id)
-    )
-    key_id = (await session.execute(stmt)).scalar_one()
-    await notify_reference_change(session)
-    return key_id
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer msk_…`")
@@ -131,17 +92,7 @@ async def principal_for_key(state: Any, key: str) -> Principal:
     principal = cache.get(digest, at)
     if principal is not None:
         return principal
-    # A short connection of its own, released at once: holding the request's
-    # session (or a second pooled connection) for the whole request would let a
-    # burst of cold requests exhaust the pool while each waits for another.
-    async with state.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
-                    api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
+    row = await state.key_store.find_active(digest)
     if row is None or not hmac.compare_digest(bytes(row.key_hash), digest):
         raise Unauthorized()
     principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)

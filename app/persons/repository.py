@@ -3,12 +3,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select
+from sqlalchemy import Row, and_, delete, func, insert, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.tables import UPSERT_CREATED as _CREATED
-from app.kit.tables import accumulators, cross_region_filings, enrollments, persons, special_disease_registrations
+from app.persons.state import next_state_version
+from app.persons.tables import accumulators, enrollments, persons
+from app.registrations.tables import cross_region_filings, special_disease_registrations
 
 
 async def upsert_person(session: AsyncSession, person_id: str, values: dict[str, Any]) -> Row[Any]:
@@ -18,7 +20,7 @@ async def upsert_person(session: AsyncSession, person_id: str, values: dict[str,
             **{k: stmt.excluded[k] for k in values},
             "updated_at": func.now(),
             # A changed balance or attribute makes an optimistic settlement read stale.
-            "state_version": persons.c.state_version + 1,
+            "state_version": literal_column(next_state_version(f"{persons.name}.state_version")),
         }
     ).returning(*persons.c, _CREATED)
     return (await session.execute(stmt)).one()

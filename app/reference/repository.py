@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.tables import UPSERT_CREATED as _CREATED
-from app.kit.tables import catalog_items, institutions, policies, regions
+from app.reference.tables import catalog_items, institutions, policies, regions
 
 
 async def upsert_region(session: AsyncSession, code: str, name: str) -> Row[Any]:

@@ -6,23 +6,16 @@ Nothing here commits: the request's transaction does, once (app.kit.db).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import Row, func, or_, select, text, tuple_
+from sqlalchemy import Row, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.tables import (
-    cross_region_filings,
-    enrollments,
-    institutions,
-    persons,
-    referrals,
-    settlements,
-    special_disease_registrations,
-)
+from app.persons.tables import enrollments, persons
+from app.reference.tables import institutions
+from app.registrations.tables import cross_region_filings, referrals, special_disease_registrations
+from app.settlement.tables import settlements
 
 Cursor = tuple[dt.datetime, uuid.UUID]
 

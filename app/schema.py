@@ -1,0 +1,14 @@
+"""The whole schema: every domain's tables on the one metadata (for alembic's
+autogenerate and the drift test). Importing this module registers them all."""
+
+from __future__ import annotations
+
+from app.apikeys import tables as apikeys_tables  # noqa: F401
+from app.evouchers import tables as evouchers_tables  # noqa: F401
+from app.kit.tables import metadata
+from app.persons import tables as persons_tables  # noqa: F401
+from app.reference import tables as reference_tables  # noqa: F401
+from app.registrations import tables as registrations_tables  # noqa: F401
+from app.settlement import tables as settlement_tables  # noqa: F401
+
+__all__ = ["metadata"]
