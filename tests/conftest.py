@@ -17,6 +17,10 @@ Fixtures (all async; the event loop is session-scoped):
 * ``admin_client``, ``ops_client``, ``wallet_client``, ``institution_client`` (H44190000001)
 * ``db_session`` (function) – an ``AsyncSession`` in a transaction, rolled back at the end
 * ``demo_world`` (function) – loads the demo world; returns its dict of demo keys
+* ``world`` (function) – the settlement test world of `tests.world` (regions, institutions,
+  catalog, policies) on a clean database; domains override it where they need more
+* ``hospital``, ``hospital2``, ``community``, ``pharmacy``, ``zhongshan_hospital``,
+  ``closed_hospital``, ``ops`` – clients of that world's institutions (and an ops key)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from app.kit.migrate import upgrade_head_async
 from app.kit.settings import Settings
 from app.main import create_app
 from tests.helpers import KeyedClient, PgServer, TestDB, create_key, make_asgi_client
+from tests.world import C1, CLOSED, H2, H3, H3_ZS, P1, load_world
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -166,3 +171,45 @@ async def demo_world(app, db: TestDB) -> dict:
         keys = await load_demo(conn)
     app.state.reference.bump()
     return keys
+
+
+@pytest.fixture
+async def world(db):
+    await load_world(db)
+    return db
+
+
+@pytest.fixture
+async def hospital(world, make_client):
+    """Dongguan level-3 hospital 三级医院."""
+    return await make_client("institution", H3)
+
+
+@pytest.fixture
+async def hospital2(world, make_client):
+    return await make_client("institution", H2)
+
+
+@pytest.fixture
+async def community(world, make_client):
+    return await make_client("institution", C1)
+
+
+@pytest.fixture
+async def pharmacy(world, make_client):
+    return await make_client("institution", P1)
+
+
+@pytest.fixture
+async def zhongshan_hospital(world, make_client):
+    return await make_client("institution", H3_ZS)
+
+
+@pytest.fixture
+async def closed_hospital(world, make_client):
+    return await make_client("institution", CLOSED)
+
+
+@pytest.fixture
+async def ops(world, make_client):
+    return await make_client("ops")

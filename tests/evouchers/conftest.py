@@ -10,8 +10,7 @@ import pytest
 from app.evouchers import ratelimit
 from app.kit.clock import CST
 # The institution clients are the settlement tests' (they resolve `world` to the one below).
-from tests.settlement.conftest import hospital, pharmacy  # noqa: F401
-from tests.settlement.world import load_world
+from tests.world import load_world
 
 #: A second pharmacy (Dongguan), for races and per-institution limits.
 P2 = "P44190000002"

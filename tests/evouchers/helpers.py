@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.settlement.world import encounter
+from tests.world import encounter
 
 #: 4 × DRUG_A (category A) at 50.00: 200.00 in scope, at a pharmacy (med_type 41).
 PURCHASE = [("DRUG_A", "4", "50.00")]

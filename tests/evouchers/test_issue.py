@@ -11,7 +11,7 @@ from app.evouchers.codes import CODE_PATTERN
 from tests.evouchers.conftest import START
 from tests.evouchers.helpers import issue
 from tests.helpers import problem
-from tests.settlement.world import add_person
+from tests.world import add_person
 
 pytestmark = pytest.mark.asyncio
 

@@ -11,7 +11,7 @@ import structlog
 from app.kit.logging import configure_logging
 from tests.evouchers.helpers import issue, metric, preview, purchase, settle
 from tests.helpers import problem
-from tests.settlement.world import add_person
+from tests.world import add_person
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,7 +13,7 @@ from app.evouchers.ratelimit import FailureLimiter
 from tests.evouchers.conftest import START
 from tests.evouchers.helpers import issue, metric, preview, purchase, settle
 from tests.helpers import problem
-from tests.settlement.world import add_person
+from tests.world import add_person
 
 T0 = START
 

@@ -13,7 +13,7 @@ import pytest
 from app.evouchers.codes import hash_code, new_code
 from tests.evouchers.helpers import issue, preview, purchase, settle
 from tests.helpers import problem
-from tests.settlement.world import P1, accumulators, add_person
+from tests.world import P1, accumulators, add_person
 
 pytestmark = pytest.mark.asyncio
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.registrations.world import C1_ZS, P1_ZS, load_registration_world
-from tests.settlement.world import C1, CLOSED, H1, H2, H3, H3_ZS, P1
+from tests.world import C1, CLOSED, H1, H2, H3, H3_ZS, P1
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import problem
 from tests.registrations.world import CLOSED_ZS, P1_ZS, add_person
-from tests.settlement.world import C1, CLOSED, H1, H2, H3, H3_ZS, P1, encounter
+from tests.world import C1, CLOSED, H1, H2, H3, H3_ZS, P1, encounter
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import problem
 from tests.registrations.world import C1_ZS, H2_ZS, ZS, add_person, registration
-from tests.settlement.world import C1, H1, H3, H3_BJ, H3_ZS, P1, accumulators, encounter
+from tests.world import C1, H1, H3, H3_BJ, H3_ZS, P1, accumulators, encounter
 
 pytestmark = pytest.mark.asyncio
 

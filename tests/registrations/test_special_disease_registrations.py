@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import problem
 from tests.registrations.world import C1_ZS, CLOSED_ZS, H1_ZS, H2_ZS, P1_ZS, ZS, add_person, registration
-from tests.settlement.world import H3_ZS
+from tests.world import H3_ZS
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from tests.helpers import TestDB
-from tests.settlement.world import H3_ZS, dongguan_resident_policy, load_world
+from tests.world import H3_ZS, dongguan_resident_policy, load_world
 
 ZS = "442000"
 C1_ZS = "C44200000001"  # Zhongshan community

@@ -14,7 +14,7 @@ import pytest
 
 from app.settlement import fast_route
 from tests.helpers import problem
-from tests.settlement.world import add_person, encounter
+from tests.world import add_person, encounter
 
 pytestmark = pytest.mark.asyncio
 

@@ -17,7 +17,7 @@ import pytest
 from app.settlement import metrics
 from app.settlement import service as service_module
 from tests.helpers import problem
-from tests.settlement.world import accumulators, add_person, encounter
+from tests.world import accumulators, add_person, encounter
 
 pytestmark = pytest.mark.asyncio
 

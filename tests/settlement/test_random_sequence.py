@@ -16,7 +16,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.settlement.world import C1, H1, H2, H3, P1, add_person, encounter
+from tests.world import C1, H1, H2, H3, P1, add_person, encounter
 
 pytestmark = pytest.mark.asyncio
 

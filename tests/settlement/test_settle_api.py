@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.helpers import problem
-from tests.settlement.world import H3, accumulators, add_person, encounter
+from tests.world import H3, accumulators, add_person, encounter
 
 pytestmark = pytest.mark.asyncio
 
@@ -297,7 +297,7 @@ async def test_idempotent_replay_and_reuse(hospital, world):
 
 
 async def test_a_used_policy_version_can_no_longer_be_replaced(hospital, admin_client, world):
-    from tests.settlement.world import dongguan_resident_policy
+    from tests.world import dongguan_resident_policy
 
     doc = dongguan_resident_policy()
     url = "/v1/policies/441900/390/2026-01-01"

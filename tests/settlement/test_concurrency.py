@@ -11,7 +11,7 @@ import pytest
 
 from app.kit.db import to_libpq_url
 from tests.helpers import problem
-from tests.settlement.world import accumulators, add_person, encounter
+from tests.world import accumulators, add_person, encounter
 
 pytestmark = pytest.mark.asyncio
 

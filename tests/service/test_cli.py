@@ -38,7 +38,7 @@ def test_serve_demo_on_embedded_postgres_and_stop_on_sigterm() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         keys: dict[str, str] = {}

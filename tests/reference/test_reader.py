@@ -11,7 +11,7 @@ import pytest
 from app.kit.cache import ReferenceGeneration
 from app.kit.db import to_libpq_url
 from app.reference.reader import ReferenceReader
-from tests.settlement.world import H3
+from tests.world import H3
 
 pytestmark = pytest.mark.asyncio
 

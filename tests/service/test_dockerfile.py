@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.cli import DEFAULT_PORT, build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _instructions() -> list[tuple[str, str]]:
