@@ -57,14 +57,27 @@ KINDS = {
     "outpatient": ("11", "community", 10),
     "inpatient": ("21", "hospital", 40),
     "pharmacy": ("41", "pharmacy", 3),
+    # the same purchases, the patient identified by an e-voucher code 医保电子凭证 (one per request)
+    "pharmacy_code": ("41", "pharmacy", 3),
 }
+#: Kinds whose requests carry a fresh e-voucher code (`voucher_code`) instead of a person id.
+CODE_KINDS = ("pharmacy_code",)
 WORKLOADS = {
     "mix": ("outpatient", "inpatient", "pharmacy"),
     "outpatient": ("outpatient",),
     "inpatient": ("inpatient",),
     "pharmacy": ("pharmacy",),
+    "pharmacy_code": ("pharmacy_code",),
 }
 EID_PLACEHOLDER = "@@ENCOUNTER@@"
+CODE_PLACEHOLDER = "@@CODE@@"
+
+
+def voucher_code(uid: bytes) -> bytes:
+    """The e-voucher code of request ``uid``: well formed (``ev_`` + 43 url-safe
+    characters), unique per request, known to `bench/run.py`, which stores its digest
+    (`app.evouchers.codes.hash_code`) before the phase."""
+    return b"ev_" + (b"V" + uid).ljust(43, b"A")
 
 
 def person_id(i: int) -> str:
@@ -101,6 +114,10 @@ class Template:
     mid: bytes  # rest of the headers + body up to the encounter id
     tail: bytes  # rest of the body
     body_len_fixed: int
+    person: str = ""
+    #: code kinds: the body between the e-voucher code and the encounter id (``mid`` then
+    #: ends just before the code)
+    code_mid: bytes | None = None
 
 
 def build_templates(
@@ -142,9 +159,10 @@ def build_templates(
                 if name:
                     item["name"] = name
                 items.append(item)
+            code_kind = kind in CODE_KINDS
             body: dict[str, Any] = {
-                "person_id": person_id(i),
-                "e_voucher_code": None,
+                "person_id": None if code_kind else person_id(i),
+                "e_voucher_code": CODE_PLACEHOLDER if code_kind else None,
                 "institution_code": inst,
                 "encounter_id": EID_PLACEHOLDER,
                 "med_type": med_type,
@@ -161,11 +179,15 @@ def build_templates(
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             before, after = text.split(EID_PLACEHOLDER.encode())
             length = len(text) - len(EID_PLACEHOLDER) + eid_width
+            code_mid = None
+            if code_kind:
+                before, code_mid = before.split(CODE_PLACEHOLDER.encode())
+                length += len(voucher_code(b"x" * (eid_width - 1))) - len(CODE_PLACEHOLDER)
             head = (
                 f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {keys[inst]}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {length}\r\nIdempotency-Key: "
             ).encode()
-            lst.append(Template(kind, inst, head, b"\r\n\r\n" + before, after, length))
+            lst.append(Template(kind, inst, head, b"\r\n\r\n" + before, after, length, person_id(i), code_mid))
     return out
 
 
@@ -186,7 +208,17 @@ class Requests:
         self.n = n + 1
         t = self.pool[n % len(self.pool)]
         uid = f"{self.tag}{n:010d}".encode()  # unique per run: both the encounter id and the key
+        if t.code_mid is not None:
+            return b"".join((t.head, b"K", uid, t.mid, voucher_code(uid), t.code_mid, b"E", uid, t.tail))
         return b"".join((t.head, b"K", uid, t.mid, b"E", uid, t.tail))
+
+    def vouchers(self, count: int) -> list[tuple[str, str]]:
+        """(code, person id) of the next ``count`` requests, without handing them out."""
+        out = []
+        for n in range(self.n, self.n + count):
+            t = self.pool[n % len(self.pool)]
+            out.append((voucher_code(f"{self.tag}{n:010d}".encode()).decode(), t.person))
+        return out
 
 
 EID_WIDTH = 1 + 6 + 10  # "E" + tag + counter
@@ -388,6 +420,8 @@ class Generator:
         self.tag = tag
         self.counter = 0
         self.by_path: dict[str, dict[str, list[Template]]] = {}
+        #: phases prepared ahead (their e-voucher codes handed out), by (url, workload)
+        self.reserved: dict[tuple[str, str], Requests] = {}
         self.args = dict(count=templates, persons=persons, seed=seed, host=host)
 
     def requests(self, url: str, workload: str, expected: int) -> Requests:
@@ -426,9 +460,16 @@ def serve(args: argparse.Namespace) -> int:
             reply: dict[str, Any] = {"ok": True}
         elif cmd.get("op") == "quit":
             break
-        else:
+        elif cmd.get("op") == "vouchers":
             assert gen is not None, "init first"
             req = gen.requests(cmd["url"], cmd["workload"], 10_000_000)
+            gen.reserved[(cmd["url"], cmd["workload"])] = req
+            reply = {"codes": req.vouchers(cmd["count"])}
+        else:
+            assert gen is not None, "init first"
+            req = gen.reserved.pop((cmd["url"], cmd["workload"]), None) or gen.requests(
+                cmd["url"], cmd["workload"], 10_000_000
+            )
             reply = asyncio.run(
                 run_phase(cmd["url"], req, cmd["concurrency"], cmd["duration"], cmd.get("client", "raw"))
             )

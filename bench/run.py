@@ -53,6 +53,8 @@ from bench.loadgen import percentile  # noqa: E402
 WORKLOAD_TITLES = {
     "mix": "mix of 10-item outpatient (11, community), 40-item inpatient (21, hospital), 3-item pharmacy (41)",
     "outpatient": "10-item outpatient only (med_type 11 at a community institution)",
+    "pharmacy": "3-item pharmacy purchases (41), the person by person_id",
+    "pharmacy_code": "3-item pharmacy purchases (41), the person by e-voucher code",
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -320,6 +322,28 @@ def prepare(db_url: str, persons: int, years: list[int]) -> dict[str, Any]:
     return {"persons": count, "server_version": version}
 
 
+def issue_vouchers(db_url: str, codes: list[list[str]]) -> None:
+    """Store e-voucher codes as the wallet would have issued them (digest only)."""
+    import asyncpg
+
+    from app.evouchers.codes import hash_code
+
+    async def run() -> None:
+        conn = await asyncpg.connect(db_url)
+        try:
+            now = await conn.fetchval("SELECT now()")
+            expires = await conn.fetchval("SELECT now() + interval '1 day'")
+            await conn.copy_records_to_table(
+                "e_vouchers",
+                records=[(hash_code(code), person, now, expires) for code, person in codes],
+                columns=["code_hash", "person_id", "issued_at", "expires_at"],
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def sql(db_url: str, *statements: str) -> None:
     import asyncpg
 
@@ -420,6 +444,22 @@ class Bench:
                 self.phase(target, workload, concurrency, self.args.duration, results[target])
         return results
 
+    def voucher_group(self, concurrency: int, db_url: str) -> dict[str, Result]:
+        """The service alone: pharmacy purchases by person_id against the same purchases by
+        e-voucher code, alternating. Before each code phase the codes its requests will
+        carry are issued (their digests stored, valid for a day), more than it can use."""
+        results = {w: Result("service", w, concurrency) for w in ("pharmacy", "pharmacy_code")}
+        server = self.targets["service"]
+        for r in range(self.args.rounds):
+            order = ("pharmacy", "pharmacy_code") if r % 2 == 0 else ("pharmacy_code", "pharmacy")
+            for workload in order:
+                if workload == "pharmacy_code":
+                    count = int(6000 * self.args.duration) + 1000
+                    codes = self.loadgen.call(op="vouchers", url=server.url, workload=workload, count=count)["codes"]
+                    issue_vouchers(db_url, codes)
+                self.phase("service", workload, concurrency, self.args.duration, results[workload])
+        return results
+
     def warmup(self, seconds: float) -> None:
         for target in ("service", "floor"):
             self.phase(target, "mix", self.args.high, seconds, None)
@@ -442,6 +482,26 @@ def table(title: str, results: dict[str, Result], args: argparse.Namespace) -> l
         )
     s, f = results["service"].throughput, results["floor"].throughput
     lines.append(f"   service/floor throughput: {s / f if f else float('nan'):.2f}")
+    return lines
+
+
+def voucher_table(results: dict[str, Result], args: argparse.Namespace) -> list[str]:
+    lines = [
+        "",
+        f"== 3-item pharmacy purchases (41), the service only: by person_id and by e-voucher code, c={args.high}",
+        f"   {args.rounds} x {args.duration:g} s per workload, alternating",
+        f"   {'person by':<10} {'settle/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'requests':>9} "
+        f"{'CPU% server/postgres/loadgen/other':>34}",
+    ]
+    for name, label in (("pharmacy", "person_id"), ("pharmacy_code", "code")):
+        r = results[name]
+        cpu = "/".join(f"{r.cpu_pct(k):.0f}" for k in ("server", "postgres", "loadgen", "other"))
+        lines.append(
+            f"   {label:<10} {r.throughput:9.1f} {r.p(50):8.2f} {r.p(95):8.2f} {r.p(99):8.2f} {r.errors:7d} "
+            f"{r.ok + r.errors:9d}  {cpu:>34}"
+        )
+    c, p = results["pharmacy_code"].throughput, results["pharmacy"].throughput
+    lines.append(f"   e-voucher/person_id throughput: {c / p if p else float('nan'):.2f}")
     return lines
 
 
@@ -524,11 +584,14 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[tuple[str, int], dict[str, Result]] = {}
         for workload, conc in groups:
             results[(workload, conc)] = bench.group(workload, conc)
+        vouchers = bench.voucher_group(args.high, db.url)
         for (workload, conc), res in results.items():
             out += table(f"{WORKLOAD_TITLES[workload]}, c={conc}", res, args)
+        out += voucher_table(vouchers, args)
         report["phases"] = {
             f"{w}@{c}": {t: summary(r) for t, r in res.items()} for (w, c), res in results.items()
         }
+        report["e_voucher"] = {w: summary(r) for w, r in vouchers.items()}
         mix = results[("mix", args.high)]
         out_ratio = results[("outpatient", args.high)]
         low = results[("mix", args.low)]
@@ -557,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(args, service, bench)
 
-        errors = sum(r.errors for res in results.values() for r in res.values())
+        errors = sum(r.errors for res in results.values() for r in res.values()) + sum(
+            r.errors for r in vouchers.values()
+        )
         s, f = mix["service"].throughput, mix["floor"].throughput
         ratio = s / f if f else 0.0
         o_s, o_f = out_ratio["service"].throughput, out_ratio["floor"].throughput
