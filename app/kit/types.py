@@ -11,42 +11,36 @@ Responses render money as strings with exactly two decimals.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
-from app.engine.money import money_text
+from app.engine.money import money_text, to_decimal
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 _FLOAT_SAFE_DIGITS = 15
 
 
 def parse_decimal(value: Any) -> Decimal:
-    """str / int / Decimal / (safe) float → Decimal. Errors never quote the value."""
-    if isinstance(value, bool):
-        raise ValueError("must be a decimal number")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, float):
+    """str / int / Decimal / (safe) float → Decimal. Errors never quote the value.
+
+    Text, integers and Decimals are parsed by the engine's one parser
+    (`app.engine.money.to_decimal`); what is added here is the API's own guard: a float
+    (which only reaches this by another way than our JSON parsing) is accepted only when
+    its shortest repr is exactly what the client wrote, and overlong text is refused."""
+    if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("must be a finite decimal number")
         result = Decimal(repr(value))
         if len(result.as_tuple().digits) > _FLOAT_SAFE_DIGITS:
             raise ValueError("too many digits for a JSON number; send it as a string")
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > 40:
-            raise ValueError("must be a decimal number")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("must be a decimal number") from None
-    else:
+        return result
+    if isinstance(value, str) and (not value.strip() or len(value.strip()) > 40):
         raise ValueError("must be a decimal number")
-    if not result.is_finite():
-        raise ValueError("must be a finite decimal number")
-    return result
+    try:
+        return to_decimal(value)
+    except (TypeError, ValueError) as exc:
+        finite = "finite" in str(exc)
+        raise ValueError("must be a finite decimal number" if finite else "must be a decimal number") from None
 
 
 def _places(value: Decimal) -> int:

@@ -1,0 +1,34 @@
+"""Money has one rounding rule — `app.engine.money.round2`, 0.01 half up — and one text
+form, `money_text`. A bare ``quantize()`` rounds half-even (the context's default): a
+second rule. This reads the whole app and finds every ``quantize(`` call."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from decimal import Decimal
+
+import app
+from app.engine.money import decimal_text, money_text, round2
+
+APP = pathlib.Path(app.__file__).parent
+
+
+def test_every_quantize_names_its_rounding_mode() -> None:
+    calls = []
+    for path in sorted(APP.rglob("*.py")):
+        for match in re.finditer(r"\.quantize\(([^)]*)\)", path.read_text(encoding="utf-8")):
+            calls.append((str(path.relative_to(APP)), match.group(1)))
+    assert calls, "round2 itself quantizes"
+    assert [c for c in calls if "rounding=" not in c[1]] == []
+
+
+def test_money_text_and_round2_agree() -> None:
+    # Hand-worked: half up at the cent, never half-even (2.675 → 2.68, 2.665 → 2.67).
+    cases = {"2.675": "2.68", "2.665": "2.67", "0.005": "0.01", "0.004": "0.00", "10": "10.00",
+             "1234.5": "1234.50", "1E+3": "1000.00", "99999999989900000000.01": "99999999989900000000.01"}
+    for given, text in cases.items():
+        assert money_text(Decimal(given)) == text == format(round2(Decimal(given)), "f")
+    assert decimal_text(Decimal("30.0000")) == "30"
+    assert decimal_text(Decimal("1.8900")) == "1.8900"
+    assert decimal_text(Decimal("1E+1")) == "10"
