@@ -19,7 +19,7 @@ DECLINE_REASONS = (
     "e_voucher_taken",
     "e_voucher_unknown",
     "person_unknown",
-    "policy_first_use",
+    "policy_changed",
 )
 
 PATHS = Counter(

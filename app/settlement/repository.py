@@ -245,9 +245,19 @@ WITH guard AS (
 ), spent AS (
   SELECT medsettle_abort('e_voucher_taken') FROM claim
   WHERE :e_voucher_hash::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ev)
+), pol AS (
+  -- The first settlement under a policy version (as this process knows it) marks it in
+  -- use, if it is still the revision the engine ran with; a replaced one undoes it all.
+  UPDATE policies SET in_use = true
+  WHERE :mark_policy AND region = :policy_region AND insutype = :policy_insutype
+    AND effective_from = :policy_effective_from AND revision = :policy_revision
+    AND EXISTS (SELECT 1 FROM claim)
+  RETURNING 1
+), replaced AS (
+  SELECT medsettle_abort('policy_changed') FROM claim WHERE :mark_policy AND NOT EXISTS (SELECT 1 FROM pol)
 )
 SELECT (SELECT count(*) FROM guard) AS fresh, (SELECT count(*) FROM taken) AS taken,
-  (SELECT count(*) FROM spent) AS spent
+  (SELECT count(*) FROM spent) AS spent, (SELECT count(*) FROM replaced) AS replaced
 """)
 
 
@@ -272,7 +282,8 @@ class SettlementRow:
 class StaleState(Exception):
     """The optimistic write wrote nothing: the person changed since the read
     (``state_changed``), the Idempotency-Key was taken meanwhile (``idempotency_key_taken``)
-    or the e-voucher code was consumed meanwhile (``e_voucher_taken``)."""
+    the e-voucher code was consumed meanwhile (``e_voucher_taken``) or the policy version
+    it marks in use was replaced (``policy_changed``)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -336,7 +347,10 @@ async def insert_settlement_optimistic(
     except asyncpg.PostgresError as exc:
         if exc.sqlstate == ABORT_SQLSTATE:
             # medsettle_abort's message is the reason it was called with.
-            reason = "e_voucher_taken" if "e_voucher_taken" in str(exc) else "idempotency_key_taken"
+            message = str(exc)
+            reason = next(
+                (r for r in ("e_voucher_taken", "policy_changed") if r in message), "idempotency_key_taken"
+            )
             raise StaleState(reason) from None
         raise
     if not marks["fresh"]:

@@ -229,8 +229,9 @@ class SettlementService:
         """结算 in two statements and no lock: read, compute, one guarded write that is its
         own transaction. `Decline`: not settled and nothing written — the state changed
         after the read, the key or the code was taken meanwhile, or the request is one this
-        path does not take (unknown person or code, first use of a policy version); the
-        locked path then decides as if this had never run."""
+        path does not take (an unknown person or code); the locked path then decides as if this
+        had never run. Only a decline for a state that changed (the person's, or the policy
+        version's) makes the locked path run the engine again — on the new state."""
         day = request.encounter_date
         voucher_hash: bytes | None = None
         if request.e_voucher_code is None:
@@ -259,8 +260,6 @@ class SettlementService:
                 raise IdempotencyKeyReused()
             return Outcome(response, 201, replayed=True)
         result, version = await self._evaluate(conn, request, institution_code, read.state)
-        if not version.in_use:
-            return Decline("policy_first_use")  # the locked write marks the version in use, checking its revision
         row = self._row(request, institution_code, read.state.person.person_id, uuid7(), result, version, voucher_hash)
         try:
             await repo.insert_settlement_optimistic(
@@ -273,6 +272,8 @@ class SettlementService:
             if exc.constraint_name == "settlements_live_encounter":
                 raise EncounterAlreadySettled() from exc
             raise
+        if row.mark_policy:
+            after_commit(lambda: self.reference.mark_in_use(version))
         return Outcome(row.response_json, 201)
 
     async def settle_locked(

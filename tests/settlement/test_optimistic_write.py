@@ -127,17 +127,42 @@ def _fields(state) -> dict:
     return {name: getattr(state, name) for name in state.__dataclass_fields__}
 
 
-async def test_first_use_of_a_policy_version_goes_through_the_locked_write(hospital, world):
+async def test_first_use_of_a_policy_version_is_marked_by_the_optimistic_write(hospital, world):
     await add_person(world, "P001")
-    before = path_count("locked", "policy_first_use")
+    optimistic = path_count("optimistic", "none")
     r = await _post(hospital, encounter("P001", [("DRUG_A", "1", "10.00")]), "first")
     assert r.status_code == 201
-    assert path_count("locked", "policy_first_use") == before + 1
-    assert await world.fetchval("SELECT bool_and(in_use) FROM policies WHERE insutype = '390'") is not None
+    assert path_count("optimistic", "none") == optimistic + 1
+    version = r.json()["policy_version"]  # 441900/390/2026-01-01
+    region, insutype, effective_from = version.split("/")
+    assert await world.fetchval(
+        "SELECT in_use FROM policies WHERE region = $1 AND insutype = $2 AND effective_from = $3::text::date",
+        region, insutype, effective_from,
+    ) is True
     optimistic = path_count("optimistic", "none")
     r = await _post(hospital, encounter("P001", [("DRUG_A", "1", "10.00")], encounter_id="E2"), "second")
     assert r.status_code == 201
     assert path_count("optimistic", "none") == optimistic + 1
+
+
+async def test_a_policy_replaced_after_the_read_aborts_the_write_and_is_409(hospital, world, monkeypatch):
+    """The version the engine ran with was replaced (a new revision uploaded) between the
+    read and the write: the optimistic write aborts (``policy_changed``), the locked one
+    finds the same and answers 409 policy_changed; nothing is written."""
+    await add_person(world, "P001")
+    real_write = service_module.repo.insert_settlement_optimistic
+
+    async def replace_the_policy_then_write(conn, *args, **kw):
+        await world.pool.execute("UPDATE policies SET revision = revision + 1")  # behind the cache's back
+        return await real_write(conn, *args, **kw)
+
+    monkeypatch.setattr(service_module.repo, "insert_settlement_optimistic", replace_the_policy_then_write)
+    before = path_count("locked", "policy_changed")
+    problem(await _post(hospital, encounter("P001", [("DRUG_A", "1", "10.00")]), "k"), 409, "policy_changed")
+    assert path_count("locked", "policy_changed") == before + 1
+    assert await world.count("settlements") == 0
+    assert await world.count("idempotency_keys") == 0
+    assert await world.fetchval("SELECT state_version FROM persons WHERE person_id = 'P001'") == 0
 
 
 async def test_unknown_person_is_answered_by_the_locked_path(hospital, world):
