@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.evouchers import ratelimit
 from app.evouchers import repository as repo
+from app.persons import repository as persons_repo
 from app.evouchers.codes import hash_code, new_code, well_formed
 from app.evouchers.exceptions import (
     EVoucherExpired,
@@ -48,7 +49,7 @@ async def issue_e_voucher(
     Earlier codes of the person stay valid until they expire or settle (a
     person may show the code on more than one device).
     """
-    insured = await repo.insured_on(session, person_id, now.astimezone(CST).date())
+    insured = await persons_repo.insured_on(session, person_id, now.astimezone(CST).date())
     if insured is None:
         raise PersonNotFound()
     if not insured:

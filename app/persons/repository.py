@@ -3,14 +3,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, literal_column, or_, select
+from sqlalchemy import Row, and_, delete, exists, func, insert, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.tables import UPSERT_CREATED as _CREATED
 from app.persons.state import next_state_version
 from app.persons.tables import accumulators, enrollments, persons
-from app.registrations.tables import cross_region_filings, special_disease_registrations
 
 
 async def upsert_person(session: AsyncSession, person_id: str, values: dict[str, Any]) -> Row[Any]:
@@ -45,34 +44,52 @@ async def list_enrollments(session: AsyncSession, person_id: str, on: dt.date | 
     return list((await session.execute(stmt.order_by(enrollments.c.insutype, enrollments.c.valid_from))).all())
 
 
-async def active_registrations(session: AsyncSession, person_id: str, on: dt.date) -> list[Row[Any]]:
-    t = special_disease_registrations
-    stmt = (
-        select(t)
-        .where(
-            t.c.person_id == person_id,
-            t.c.valid_from <= on,
-            t.c.valid_to >= on,
-            # Date range only, as at settlement: a version ended by a site change
-            # still governs the days before the change.
-        )
-        .order_by(t.c.disease_code, t.c.valid_from)
-    )
-    return list((await session.execute(stmt)).all())
-
-
-async def active_filings(session: AsyncSession, person_id: str, on: dt.date) -> list[Row[Any]]:
-    t = cross_region_filings
-    stmt = (
-        select(t)
-        .where(t.c.person_id == person_id, t.c.valid_from <= on, or_(t.c.valid_to.is_(None), t.c.valid_to >= on))
-        .order_by(t.c.region, t.c.valid_from)
-    )
-    return list((await session.execute(stmt)).all())
-
-
 async def year_accumulators(session: AsyncSession, person_id: str, year: int) -> list[Row[Any]]:
     stmt = select(accumulators.c.name, accumulators.c.amount).where(
         and_(accumulators.c.person_id == person_id, accumulators.c.year == year)
     )
     return list((await session.execute(stmt)).all())
+
+
+async def lock_person(session: AsyncSession, person_id: str) -> Row[Any] | None:
+    """The person's row, held FOR UPDATE until the transaction ends.
+
+    Registration writes of one person queue here (as settlements do), so two
+    concurrent registrations cannot both pass the overlap check.
+    """
+    stmt = (
+        select(persons.c.person_id, persons.c.insured_region, persons.c.supplementary)
+        .where(persons.c.person_id == person_id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def person_exists(session: AsyncSession, person_id: str) -> bool:
+    stmt = select(persons.c.person_id).where(persons.c.person_id == person_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def active_insutypes(session: AsyncSession, person_id: str, day: dt.date) -> list[str]:
+    stmt = (
+        select(enrollments.c.insutype)
+        .where(
+            enrollments.c.person_id == person_id,
+            enrollments.c.valid_from <= day,
+            or_(enrollments.c.valid_to.is_(None), enrollments.c.valid_to >= day),
+        )
+        .distinct()
+        .order_by(enrollments.c.insutype)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def insured_on(session: AsyncSession, person_id: str, day: dt.date) -> bool | None:
+    """None when the person does not exist; else whether an enrollment is active on `day`."""
+    active = exists().where(
+        enrollments.c.person_id == persons.c.person_id,
+        enrollments.c.valid_from <= day,
+        or_(enrollments.c.valid_to.is_(None), enrollments.c.valid_to >= day),
+    )
+    row = (await session.execute(select(active.label("insured")).where(persons.c.person_id == person_id))).first()
+    return None if row is None else bool(row.insured)

@@ -10,6 +10,7 @@ from app.kit import audit
 from app.kit.auth import Principal
 from app.persons import certno as certnos
 from app.persons import repository as repo
+from app.registrations import repository as registrations_repo
 from app.persons.exceptions import InvalidCertno, PersonNotFound, UnknownRegion
 from app.persons.schemas import ACCUMULATOR_SCALARS, AccumulatorsOut, PersonIn, PersonRecord, PersonView
 from app.reference.repository import get_region
@@ -59,8 +60,8 @@ async def view_person(session: AsyncSession, viewer: Principal, person_id: str, 
         aid_category=p["aid_category"],
         account_balance=None if institution else p["account_balance"],
         enrollments=[e._mapping for e in await repo.list_enrollments(session, person_id, on)],
-        registrations=[r._mapping for r in await repo.active_registrations(session, person_id, on)],
-        filings=[f._mapping for f in await repo.active_filings(session, person_id, on)],
+        registrations=[r._mapping for r in await registrations_repo.active_registrations(session, person_id, on)],
+        filings=[f._mapping for f in await registrations_repo.active_filings(session, person_id, on)],
     )
 
 

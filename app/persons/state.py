@@ -33,6 +33,12 @@ from app.engine.model import (
 )
 
 
+def lock_person_sql(param: str) -> str:
+    """The statement that locks a person's row for a settlement or reversal: every
+    settlement and reversal of the person queues on it (docs/settlement.md)."""
+    return f"SELECT 1 FROM persons WHERE person_id = {param} FOR UPDATE"
+
+
 def next_state_version(current: str = "state_version") -> str:
     """The SQL expression a writer sets ``persons.state_version`` to: one more."""
     return f"{current} + 1"

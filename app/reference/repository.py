@@ -80,3 +80,17 @@ async def put_policy(
         where=policies.c.in_use.is_(False),
     ).returning(*policies.c, _CREATED)
     return (await session.execute(stmt)).first()
+
+
+async def institution_summary(session: AsyncSession, code: str) -> Row[Any] | None:
+    stmt = select(
+        institutions.c.code, institutions.c.kind, institutions.c.level, institutions.c.region, institutions.c.active
+    ).where(institutions.c.code == code)
+    return (await session.execute(stmt)).first()
+
+
+async def institutions_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Row[Any]]:
+    stmt = select(institutions.c.code, institutions.c.kind, institutions.c.level, institutions.c.active).where(
+        institutions.c.code.in_(list(codes))
+    )
+    return {row.code: row for row in (await session.execute(stmt)).all()}

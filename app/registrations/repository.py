@@ -7,67 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Row, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.persons.tables import enrollments, persons
-from app.reference.tables import institutions
 from app.registrations.tables import cross_region_filings, referrals, special_disease_registrations
-from app.settlement.tables import settlements
 
 Cursor = tuple[dt.datetime, uuid.UUID]
 
 
 # ---------------------------------------------------------------- persons, institutions, policies
-
-
-async def lock_person(session: AsyncSession, person_id: str) -> Row[Any] | None:
-    """The person's row, held FOR UPDATE until the transaction ends.
-
-    Registration writes of one person queue here (as settlements do), so two
-    concurrent registrations cannot both pass the overlap check.
-    """
-    stmt = (
-        select(persons.c.person_id, persons.c.insured_region, persons.c.supplementary)
-        .where(persons.c.person_id == person_id)
-        .with_for_update()
-    )
-    return (await session.execute(stmt)).first()
-
-
-async def person_exists(session: AsyncSession, person_id: str) -> bool:
-    stmt = select(persons.c.person_id).where(persons.c.person_id == person_id)
-    return (await session.execute(stmt)).first() is not None
-
-
-async def institution(session: AsyncSession, code: str) -> Row[Any] | None:
-    stmt = select(
-        institutions.c.code, institutions.c.kind, institutions.c.level, institutions.c.region, institutions.c.active
-    ).where(institutions.c.code == code)
-    return (await session.execute(stmt)).first()
-
-
-async def institutions_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Row[Any]]:
-    stmt = select(institutions.c.code, institutions.c.kind, institutions.c.level, institutions.c.active).where(
-        institutions.c.code.in_(list(codes))
-    )
-    return {row.code: row for row in (await session.execute(stmt)).all()}
-
-
-async def active_insutypes(session: AsyncSession, person_id: str, day: dt.date) -> list[str]:
-    stmt = (
-        select(enrollments.c.insutype)
-        .where(
-            enrollments.c.person_id == person_id,
-            enrollments.c.valid_from <= day,
-            or_(enrollments.c.valid_to.is_(None), enrollments.c.valid_to >= day),
-        )
-        .distinct()
-        .order_by(enrollments.c.insutype)
-    )
-    return list((await session.execute(stmt)).scalars().all())
 
 
 # ---------------------------------------------------------------- special-disease registrations
@@ -214,13 +164,6 @@ async def list_filings(
 _X = referrals
 
 
-async def settlement_summary(session: AsyncSession, settlement_id: uuid.UUID) -> Row[Any] | None:
-    stmt = select(settlements.c.institution_code, settlements.c.person_id, settlements.c.status).where(
-        settlements.c.settlement_id == settlement_id
-    )
-    return (await session.execute(stmt)).first()
-
-
 async def insert_referral(
     session: AsyncSession,
     *,
@@ -253,3 +196,29 @@ async def insert_referral(
 async def get_referral(session: AsyncSession, referral_id: uuid.UUID) -> Row[Any] | None:
     stmt = select(_X).where(_X.c.referral_id == referral_id)
     return (await session.execute(stmt)).first()
+
+
+async def active_registrations(session: AsyncSession, person_id: str, on: dt.date) -> list[Row[Any]]:
+    t = special_disease_registrations
+    stmt = (
+        select(t)
+        .where(
+            t.c.person_id == person_id,
+            t.c.valid_from <= on,
+            t.c.valid_to >= on,
+            # Date range only, as at settlement: a version ended by a site change
+            # still governs the days before the change.
+        )
+        .order_by(t.c.disease_code, t.c.valid_from)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def active_filings(session: AsyncSession, person_id: str, on: dt.date) -> list[Row[Any]]:
+    t = cross_region_filings
+    stmt = (
+        select(t)
+        .where(t.c.person_id == person_id, t.c.valid_from <= on, or_(t.c.valid_to.is_(None), t.c.valid_to >= on))
+        .order_by(t.c.region, t.c.valid_from)
+    )
+    return list((await session.execute(stmt)).all())

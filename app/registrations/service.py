@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit import audit
 from app.kit.auth import Principal
 from app.reference.policies import policy_in_force
+from app.persons import repository as persons_repo
+from app.reference import repository as reference_repo
 from app.registrations import repository as repo
+from app.settlement import repository as settlement_repo
 from app.registrations.exceptions import (
     AllSitesNotAllowed,
     CertifierNotAllowed,
@@ -152,7 +155,7 @@ def _page(rows: list[Row[Any]], limit: int, id_column: str) -> tuple[list[Row[An
 
 async def _certifier(session: AsyncSession, principal: Principal) -> Row[Any]:
     assert principal.institution_code is not None
-    inst = await repo.institution(session, principal.institution_code)
+    inst = await reference_repo.institution_summary(session, principal.institution_code)
     if inst is None or not inst.active:
         raise InstitutionInactive()
     if inst.kind not in CERTIFIER_KINDS:
@@ -171,7 +174,7 @@ async def _site_rule(
     first whose policy in force lists the disease governs (a person with both is
     covered when either lists it).
     """
-    insutypes = await repo.active_insutypes(session, person.person_id, day)
+    insutypes = await persons_repo.active_insutypes(session, person.person_id, day)
     if not insutypes:
         raise NotInsured()
     ordered = sorted(insutypes, key=lambda t: INSUTYPE_ORDER.index(t) if t in INSUTYPE_ORDER else 99)
@@ -192,7 +195,7 @@ async def _site_rule(
 async def _checked_sites(
     session: AsyncSession, rule: SiteRule, sites: list[str] | str, supplementary: bool
 ) -> tuple[bool, list[str]]:
-    known = await repo.institutions_by_code(session, sites) if sites != ALL else {}
+    known = await reference_repo.institutions_by_code(session, sites) if sites != ALL else {}
     return check_sites(rule, sites, supplementary=supplementary, known=known)
 
 
@@ -200,7 +203,7 @@ async def create_registration(
     session: AsyncSession, principal: Principal, person_id: str, body: RegistrationIn
 ) -> Row[Any]:
     certifier = await _certifier(session, principal)
-    person = await repo.lock_person(session, person_id)
+    person = await persons_repo.lock_person(session, person_id)
     if person is None:
         raise PersonNotFound()
     rule = await _site_rule(session, person, body.disease_code, body.valid_from)
@@ -233,7 +236,7 @@ async def change_sites(
     The old version keeps its sites for encounter dates before ``effective_from``
     (the settlement reads registrations by date range).
     """
-    person = await repo.lock_person(session, person_id)
+    person = await persons_repo.lock_person(session, person_id)
     if person is None:
         raise PersonNotFound()
     old = await repo.registration_for_update(session, person_id, registration_id)
@@ -276,7 +279,7 @@ async def list_registrations(
     session: AsyncSession, person_id: str, *, on: dt.date | None, cursor: str | None, limit: int
 ) -> tuple[list[Row[Any]], str | None]:
     after = decode_cursor(cursor)
-    if not await repo.person_exists(session, person_id):
+    if not await persons_repo.person_exists(session, person_id):
         raise PersonNotFound()
     rows = await repo.list_registrations(session, person_id, on=on, after=after, limit=limit + 1)
     return _page(rows, limit, "registration_id")
@@ -286,7 +289,7 @@ async def list_registrations(
 
 
 async def create_filing(session: AsyncSession, principal: Principal, person_id: str, body: FilingIn) -> Row[Any]:
-    if not await repo.person_exists(session, person_id):
+    if not await persons_repo.person_exists(session, person_id):
         raise PersonNotFound()
     filing_id = uuid.uuid4()
     row = await repo.insert_filing(
@@ -306,7 +309,7 @@ async def list_filings(
     session: AsyncSession, person_id: str, *, on: dt.date | None, cursor: str | None, limit: int
 ) -> tuple[list[Row[Any]], str | None]:
     after = decode_cursor(cursor)
-    if not await repo.person_exists(session, person_id):
+    if not await persons_repo.person_exists(session, person_id):
         raise PersonNotFound()
     rows = await repo.list_filings(session, person_id, on=on, after=after, limit=limit + 1)
     return _page(rows, limit, "filing_id")
@@ -317,14 +320,14 @@ async def list_filings(
 
 async def create_referral(session: AsyncSession, principal: Principal, body: ReferralIn) -> Row[Any]:
     assert principal.institution_code is not None
-    origin = await repo.institution(session, principal.institution_code)
+    origin = await reference_repo.institution_summary(session, principal.institution_code)
     if origin is None or not origin.active:
         raise InstitutionInactive()
     if origin.kind == "pharmacy":
         raise ReferralInvalid("A pharmacy cannot refer a patient.")
-    if not await repo.person_exists(session, body.person_id):
+    if not await persons_repo.person_exists(session, body.person_id):
         raise PersonNotFound()
-    target = await repo.institution(session, body.to_institution)
+    target = await reference_repo.institution_summary(session, body.to_institution)
     if target is None or not target.active:
         raise ReferralInvalid("to_institution is not an active designated institution.")
     if target.kind == "pharmacy":
@@ -332,7 +335,7 @@ async def create_referral(session: AsyncSession, principal: Principal, body: Ref
     if target.code == origin.code:
         raise ReferralInvalid("A referral must name another institution.")
     if body.origin_settlement_id is not None:
-        s = await repo.settlement_summary(session, body.origin_settlement_id)
+        s = await settlement_repo.settlement_summary(session, body.origin_settlement_id)
         if s is None or s.status != "settled" or s.institution_code != origin.code or s.person_id != body.person_id:
             raise ReferralInvalid(
                 "origin_settlement_id must be a standing settlement of the referring institution for this person."

@@ -20,17 +20,23 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 import asyncpg
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engine.model import ACCOUNT_BALANCE, TOTAL_FIELDS, Settlement
 from app.persons.state import (
     BY_E_VOUCHER,
     BY_PERSON,
     E_VOUCHER_COLUMNS,
+    lock_person_sql,
     PersonState,
     next_state_version,
     person_state_from_row,
     select_person_state,
 )
+from app.settlement.tables import settlements
+
+LOCK_PERSON_SQL = lock_person_sql("$1")
 
 #: The settlement already stored under the request's (institution, Idempotency-Key):
 #: the optimistic path answers a retry from it without writing anything.
@@ -114,7 +120,7 @@ async def claim_idempotency_key(
     row = await conn.fetchrow(
         "INSERT INTO idempotency_keys (institution_code, key, fingerprint, settlement_id) "
         "SELECT $1, $2, $3, $4 FROM (SELECT count(*) FROM "
-        "(SELECT 1 FROM persons WHERE person_id = $5 FOR UPDATE) AS person) AS locked "
+        f"({lock_person_sql('$5')}) AS person) AS locked "
         "ON CONFLICT DO NOTHING RETURNING 1",
         institution_code,
         key,
@@ -377,7 +383,7 @@ async def get_settlement(conn: asyncpg.Connection, settlement_id: uuid.UUID) -> 
 
 
 async def lock_person(conn: asyncpg.Connection, person_id: str) -> None:
-    await conn.execute("SELECT 1 FROM persons WHERE person_id = $1 FOR UPDATE", person_id)
+    await conn.execute(LOCK_PERSON_SQL, person_id)
 
 
 REVERSE_SQL = f"""
@@ -445,3 +451,10 @@ async def list_settlements(
         f"{where} ORDER BY settled_at, settlement_id LIMIT {arg(limit)}",
         *args,
     )
+
+
+async def settlement_summary(session: AsyncSession, settlement_id: uuid.UUID) -> Row[Any] | None:
+    stmt = select(settlements.c.institution_code, settlements.c.person_id, settlements.c.status).where(
+        settlements.c.settlement_id == settlement_id
+    )
+    return (await session.execute(stmt)).first()
