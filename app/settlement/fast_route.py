@@ -41,8 +41,8 @@ async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
     caller = await settlement_caller(state, authorization)
     idempotency_key = check_idempotency_key(key_header)
     raw = await read_body(receive)
-    outcome = await settlement_pipeline(state).settle(caller, idempotency_key, raw)
-    await send_json(send, outcome.status, outcome.body.encode(), _REPLAYED if outcome.replayed else (), scope)
+    settled = await settlement_pipeline(state).settle(caller, idempotency_key, raw)
+    await send_json(send, 201, settled.settlement.response.encode(), _REPLAYED if settled.replayed else (), scope)
 
 
 class SettleFastRoute:

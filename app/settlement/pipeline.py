@@ -32,7 +32,7 @@ from app.kit.rawdb import HeldConnections
 from app.reference.reader import ReferenceReader
 from app.settlement import metrics
 from app.settlement.schemas import SettlementRequest
-from app.settlement.service import Caller, Decline, Outcome, SettlementService, fingerprint
+from app.settlement.service import Caller, Decline, SettlementService, Settled, fingerprint
 
 
 def parse_settlement_request(raw: bytes) -> SettlementRequest:
@@ -52,7 +52,7 @@ class SettlementPipeline:
         self.service = service
         self.connections = connections
 
-    async def settle(self, caller: Caller, idempotency_key: str, raw_body: bytes) -> Outcome:
+    async def settle(self, caller: Caller, idempotency_key: str, raw_body: bytes) -> Settled:
         """结算: the whole settlement of one request (see the module docstring)."""
         request = parse_settlement_request(raw_body)
         institution_code = self.service.institution_code(request, caller)

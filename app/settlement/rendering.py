@@ -111,6 +111,29 @@ def with_status(stored: str, status: str, reversed_at: dt.datetime | None) -> st
     )
 
 
+def stored_text(settlement: Any) -> str:
+    """A `StoredSettlement`'s body as served now: its present status and reversal time."""
+    return with_status(settlement.response, settlement.status, settlement.reversed_at)
+
+
+def preview_text(previewed: Any) -> str:
+    """A `Previewed` as the preview's body: status "preview", no id, no settlement time."""
+    return render(
+        previewed.result,
+        settlement_id=None,
+        status="preview",
+        institution_code=previewed.institution_code,
+        person_id=previewed.person_id,
+        encounter_id=previewed.encounter_id,
+        encounter_date=previewed.encounter_date,
+        settled_at=None,
+    )
+
+
+def list_page(rows: Any, next_cursor: str | None) -> dict[str, Any]:
+    return {"items": [list_item(r) for r in rows], "next_cursor": next_cursor}
+
+
 def list_item(record: Any) -> dict[str, Any]:
     """One row of GET /v1/settlements."""
     return {

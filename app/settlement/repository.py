@@ -40,7 +40,7 @@ LOCK_PERSON_SQL = lock_person_sql("$1")
 
 #: The settlement already stored under the request's (institution, Idempotency-Key):
 #: the optimistic path answers a retry from it without writing anything.
-_STORED_COLUMN = """(SELECT ROW(k.fingerprint, s.response::text) FROM idempotency_keys k
+_STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, s.response::text) FROM idempotency_keys k
    JOIN settlements s ON s.settlement_id = k.settlement_id
    WHERE k.institution_code = $5 AND k.key = $6) AS stored"""
 
@@ -53,8 +53,8 @@ READ_BY_E_VOUCHER_SQL = select_person_state(BY_E_VOUCHER, f"{E_VOUCHER_COLUMNS},
 @dataclass(frozen=True, slots=True)
 class OptimisticRead:
     state: PersonState
-    #: (fingerprint, response) stored under the request's Idempotency-Key, if any.
-    stored: tuple[bytes, str] | None
+    #: (fingerprint, settlement id, response) stored under the request's Idempotency-Key, if any.
+    stored: tuple[bytes, uuid.UUID, str] | None
     #: The e-voucher's expiry and whether it was used, when the read was by code.
     voucher_expires_at: dt.datetime | None = None
     voucher_used: bool = False
@@ -86,8 +86,8 @@ async def read_for_settlement(
         return None
     stored = None
     if row["stored"] is not None:
-        fingerprint, response = row["stored"]
-        stored = (bytes(fingerprint), response)
+        fingerprint, settlement_id, response = row["stored"]
+        stored = (bytes(fingerprint), settlement_id, response)
     if voucher_hash is None:
         return OptimisticRead(person_state_from_row(row), stored)
     return OptimisticRead(person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"])
@@ -133,7 +133,7 @@ async def claim_idempotency_key(
 
 async def find_idempotent(conn: asyncpg.Connection, institution_code: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT k.fingerprint, s.response::text AS response FROM idempotency_keys k "
+        "SELECT k.fingerprint, k.settlement_id, s.response::text AS response FROM idempotency_keys k "
         "JOIN settlements s ON s.settlement_id = k.settlement_id "
         "WHERE k.institution_code = $1 AND k.key = $2",
         institution_code,

@@ -23,7 +23,8 @@ from app.kit.routing import DecimalJSONRoute, json_request_body, read_body
 from app.settlement.checks import IdempotencyKey, SettlementCaller, caller_of
 from app.settlement.pipeline import SettlementPipeline, pipeline_for
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
-from app.settlement.service import Outcome, SettlementService
+from app.settlement import rendering
+from app.settlement.service import Settled, SettlementService
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"], route_class=DecimalJSONRoute)
 
@@ -40,9 +41,14 @@ async def get_service(request: Request) -> SettlementService:
 Service = Annotated[SettlementService, Depends(get_service)]
 
 
-def outcome_response(outcome: Outcome) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
+def json_response(body: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def settled_response(settled: Settled) -> Response:
+    """201 and the stored body; a replay says so (``Idempotent-Replayed: true``)."""
+    headers = {"Idempotent-Replayed": "true"} if settled.replayed else None
+    return json_response(settled.settlement.response, 201, headers)
 
 
 REFUSALS = [
@@ -77,7 +83,7 @@ REFUSALS = [
 async def preview(
     body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return outcome_response(await service.preview(conn, body, caller_of(principal)))
+    return json_response(rendering.preview_text(await service.preview(conn, body, caller_of(principal))), 200)
 
 
 SETTLE_RESPONSES = problem_responses(
@@ -116,8 +122,7 @@ SETTLE_RESPONSES = problem_responses(
 )
 async def settle(caller: SettlementCaller, idempotency_key: IdempotencyKey, request: Request) -> Response:
     raw = await read_body(request.receive)
-    outcome = await settlement_pipeline(request.app.state).settle(caller, idempotency_key, raw)
-    return outcome_response(outcome)
+    return settled_response(await settlement_pipeline(request.app.state).settle(caller, idempotency_key, raw))
 
 
 @router.get(
@@ -130,7 +135,7 @@ async def settle(caller: SettlementCaller, idempotency_key: IdempotencyKey, requ
 async def get_settlement(
     settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return outcome_response(await service.get(conn, settlement_id, caller_of(principal)))
+    return json_response(rendering.stored_text(await service.get(conn, settlement_id, caller_of(principal))), 200)
 
 
 @router.post(
@@ -151,7 +156,8 @@ async def get_settlement(
 async def reverse(
     settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return outcome_response(await service.reverse(conn, settlement_id, caller_of(principal)))
+    reversal = await service.reverse(conn, settlement_id, caller_of(principal))
+    return json_response(rendering.stored_text(reversal.settlement), 201 if reversal.reversed_now else 200)
 
 
 @router.get(
@@ -172,7 +178,7 @@ async def list_settlements(
     limit: int = Query(default=100, ge=1, le=500),
     cursor: str | None = Query(default=None, max_length=200),
 ) -> dict[str, Any]:
-    return await service.list(
+    rows, next_cursor = await service.list(
         conn,
         caller_of(principal),
         institution_code=institution_code,
@@ -182,3 +188,4 @@ async def list_settlements(
         cursor=cursor,
         limit=limit,
     )
+    return rendering.list_page(rows, next_cursor)

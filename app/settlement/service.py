@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import asyncpg
 
@@ -54,13 +54,42 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """A settlement as the caller gets it: its JSON text (rendered once, by `rendering`,
-    when it was settled), the status to answer with, and whether it is a replay."""
+class StoredSettlement:
+    """A settlement as it is kept: its body as rendered when it was settled (`rendering`;
+    a replay answers these very bytes), and its present status."""
 
-    body: str
-    status: int
+    settlement_id: uuid.UUID
+    response: str
+    status: str = "settled"
+    reversed_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The outcome of a settle request: the settlement, and whether it was settled by an
+    earlier request with the same Idempotency-Key (a replay)."""
+
+    settlement: StoredSettlement
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """The outcome of a reversal: the settlement, and whether this call reversed it."""
+
+    settlement: StoredSettlement
+    reversed_now: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Previewed:
+    """预结算: the engine's result and what the body names besides."""
+
+    result: Settlement
+    institution_code: str
+    person_id: str
+    encounter_id: str
+    encounter_date: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,22 +230,12 @@ class SettlementService:
 
     # ------------------------------------------------------------------ use cases
 
-    async def preview(self, conn: asyncpg.Connection, request: SettlementRequest, caller: Caller) -> Outcome:
+    async def preview(self, conn: asyncpg.Connection, request: SettlementRequest, caller: Caller) -> Previewed:
         """预结算: the same numbers as settling now would give; nothing is written or consumed."""
         institution_code = self.institution_code(request, caller)
         state, _ = await self._locked_state(conn, request, institution_code, lock=False)
         result, _ = await self._evaluate(conn, request, institution_code, state)
-        body = rendering.render(
-            result,
-            settlement_id=None,
-            status="preview",
-            institution_code=institution_code,
-            person_id=state.person.person_id,
-            encounter_id=request.encounter_id,
-            encounter_date=request.encounter_date,
-            settled_at=None,
-        )
-        return Outcome(body, 200)
+        return Previewed(result, institution_code, state.person.person_id, request.encounter_id, request.encounter_date)
 
     async def settle_optimistic(
         self,
@@ -225,7 +244,7 @@ class SettlementService:
         institution_code: str,
         idempotency_key: str,
         body_digest: bytes,
-    ) -> Outcome | Decline:
+    ) -> Settled | Decline:
         """结算 in two statements and no lock: read, compute, one guarded write that is its
         own transaction. `Decline`: not settled and nothing written — the state changed
         after the read, the key or the code was taken meanwhile, or the request is one this
@@ -255,10 +274,10 @@ class SettlementService:
             if read is None:
                 return Decline("e_voucher_unknown")  # the locked path answers e_voucher_invalid
         if read.stored is not None:
-            stored_digest, response = read.stored
+            stored_digest, settlement_id, response = read.stored
             if stored_digest != body_digest:
                 raise IdempotencyKeyReused()
-            return Outcome(response, 201, replayed=True)
+            return Settled(StoredSettlement(settlement_id, response), replayed=True)
         result, version = await self._evaluate(conn, request, institution_code, read.state)
         row = self._row(request, institution_code, read.state.person.person_id, uuid7(), result, version, voucher_hash)
         try:
@@ -274,7 +293,7 @@ class SettlementService:
             raise
         if row.mark_policy:
             after_commit(lambda: self.reference.mark_in_use(version))
-        return Outcome(row.response_json, 201)
+        return Settled(StoredSettlement(row.settlement_id, row.response_json))
 
     async def settle_locked(
         self,
@@ -283,7 +302,7 @@ class SettlementService:
         institution_code: str,
         idempotency_key: str,
         body_digest: bytes,
-    ) -> Outcome:
+    ) -> Settled:
         """结算 with the person locked for the whole transaction (the caller's)."""
         settlement_id = uuid7()
         try:
@@ -298,7 +317,7 @@ class SettlementService:
                 raise RequestInProgress()
             if bytes(stored["fingerprint"]) != body_digest:
                 raise IdempotencyKeyReused()
-            return Outcome(stored["response"], 201, replayed=True)
+            return Settled(StoredSettlement(stored["settlement_id"], stored["response"]), replayed=True)
 
         state, voucher_hash = await self._locked_state(conn, request, institution_code, lock=True)
         result, version = await self._evaluate(conn, request, institution_code, state)
@@ -319,27 +338,28 @@ class SettlementService:
                 self.reference.clear()
                 raise PolicyChanged()
             after_commit(lambda: self.reference.mark_in_use(version))
-        return Outcome(row.response_json, 201)
+        return Settled(StoredSettlement(row.settlement_id, row.response_json))
 
-    async def get(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> Outcome:
+    async def get(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> StoredSettlement:
         record = await repo.get_settlement(conn, settlement_id)
         if record is None or not _may_see(caller, record["institution_code"]):
             raise SettlementNotFound()
-        return Outcome(rendering.with_status(record["response"], record["status"], record["reversed_at"]), 200)
+        return StoredSettlement(settlement_id, record["response"], record["status"], record["reversed_at"])
 
-    async def reverse(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> Outcome:
+    async def reverse(self, conn: asyncpg.Connection, settlement_id: uuid.UUID, caller: Caller) -> Reversal:
         """撤销: undo exactly the stored deltas; the reversal is its own row."""
         record = await repo.get_settlement_for_update(conn, settlement_id)
         if record is None or not _may_see(caller, record["institution_code"]):
             raise SettlementNotFound()
         if record["status"] == "reversed":
-            return Outcome(rendering.with_status(record["response"], "reversed", record["reversed_at"]), 200)
+            stored = StoredSettlement(settlement_id, record["response"], "reversed", record["reversed_at"])
+            return Reversal(stored, reversed_now=False)
         await repo.lock_person(conn, record["person_id"])
         reversed_at = self.clock()
         await repo.reverse_settlement(
             conn, settlement_id, record["person_id"], record["accumulation_year"], reversed_at, caller.key_id
         )
-        return Outcome(rendering.with_status(record["response"], "reversed", reversed_at), 201)
+        return Reversal(StoredSettlement(settlement_id, record["response"], "reversed", reversed_at), reversed_now=True)
 
     async def list(
         self,
@@ -352,10 +372,10 @@ class SettlementService:
         date_to: dt.date | None,
         cursor: str | None,
         limit: int,
-    ) -> dict[str, Any]:
+    ) -> tuple[list[asyncpg.Record], str | None]:
         if caller.role == "institution":
             if institution_code is not None and institution_code != caller.institution_code:
-                return {"items": [], "next_cursor": None}
+                return [], None
             institution_code = caller.institution_code
         after = decode_cursor(cursor) if cursor else None
         rows = await repo.list_settlements(
@@ -370,7 +390,7 @@ class SettlementService:
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["settled_at"], rows[-1]["settlement_id"]) if more and rows else None
-        return {"items": [rendering.list_item(r) for r in rows], "next_cursor": next_cursor}
+        return list(rows), next_cursor
 
 
 def _may_see(caller: Caller, institution_code: str) -> bool:
