@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.max_body_bytes = settings.max_body_bytes  # app.kit.routing.limit_body
     # Reference caches are disabled until the NOTIFY listener connects (if enabled).
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None

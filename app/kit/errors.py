@@ -130,6 +130,9 @@ def clean_errors(raw: list[Any]) -> list[dict[str, Any]]:
 
 
 _BODY_PARSE_ERRORS = {"json_invalid", "value_error.jsondecode"}
+#: Validation error types that give the problem its own code when they are all there is
+#: (raised as ``PydanticCustomError(code, msg)`` by schema validators).
+_CODED_ERRORS = {"amount_out_of_range"}
 
 _STATUS_CODES = {
     400: ("bad_request", "Bad request"),
@@ -139,7 +142,7 @@ _STATUS_CODES = {
     405: ("method_not_allowed", "Method not allowed"),
     406: ("not_acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"),
-    413: ("payload_too_large", "Payload too large"),
+    413: ("body_too_large", "Body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("validation_error", "Invalid request"),
     429: ("too_many_requests", "Too many requests"),
@@ -157,6 +160,12 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     raw = list(exc.errors())
     if any(e.get("type") in _BODY_PARSE_ERRORS for e in raw):
         return problem_response(400, "malformed_body", "Malformed request body", "The request body is not valid JSON.")
+    types = {e.get("type") for e in raw}
+    if len(types) == 1 and types <= _CODED_ERRORS:
+        code = types.pop()
+        return problem_response(
+            422, code, code.replace("_", " ").capitalize(), "The request is not valid.", errors=clean_errors(raw)
+        )
     return problem_response(
         422, "validation_error", "Invalid request", "The request is not valid.", errors=clean_errors(raw)
     )

@@ -3,6 +3,15 @@
 `DecimalJSONRoute` parses JSON request bodies with decimal numbers as `Decimal`:
 money may arrive as a JSON number (api.md), and `json.loads` would make it a
 binary float before validation even starts. Every router that takes a body uses it.
+
+Bodies are bounded before they are parsed (api.md, Conventions, "Bodies"):
+
+* size: at most ``max_body_bytes`` (``MEDSETTLE_MAX_BODY_BYTES``, 1 MiB; a route may
+  carry its own limit, see `body_limit`), else ``413 body_too_large``. A declared
+  ``Content-Length`` over the limit is refused before anything is read; otherwise the
+  read stops as soon as the limit is passed (chunked bodies included);
+* nesting: JSON nested deeper than `MAX_JSON_DEPTH` is ``400 malformed_body``, found
+  by a byte scan before any parser recurses (`check_json_depth`).
 """
 
 from __future__ import annotations
@@ -14,11 +23,97 @@ from typing import Any, Awaitable, Callable, ClassVar, Sequence
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.kit.errors import BadRequest, ProblemError
+
+#: api.md: JSON nested deeper than this is `400 malformed_body`.
+MAX_JSON_DEPTH = 64
+#: The default body limit when the app's settings do not say (api.md: 1 MiB).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyTooLarge(ProblemError):
+    status, code, title = 413, "body_too_large", "Body too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit} bytes.")
+
+
+#: Every byte but brackets is deleted; ``{`` and ``}`` become ``[`` and ``]``.
+_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def check_json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """``400 malformed_body`` when ``body`` nests arrays/objects deeper than ``limit``.
+
+    A scan of the bytes, not a parse, and every step a C-speed pass: bodies with at most
+    ``limit`` opening brackets in all (every usual one) cost two ``count`` calls. Others
+    drop escaped backslashes and quotes, then the text between quotes (strings), keep only
+    the brackets, and peel innermost ``[]`` pairs one level per pass: still non-empty after
+    ``limit`` passes means deeper than ``limit``; unbalanced brackets are not JSON either."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(body.split(b'"')[::2])
+    brackets = outside_strings.translate(_BRACKETS_ONLY, _NOT_BRACKETS)
+    for _ in range(limit):
+        peeled = brackets.replace(b"[]", b"")
+        if peeled == brackets:
+            if brackets:  # unbalanced: not JSON (and a parser would recurse into it)
+                raise BadRequest("The request body is not valid JSON.")
+            return
+        brackets = peeled
+    if brackets:
+        raise BadRequest(f"The request body is nested deeper than {limit} levels.")
+
+
+def max_body_bytes(scope: Scope, route: APIRoute | None) -> int:
+    """The route's own limit, else the app's (``state.max_body_bytes``), else 1 MiB."""
+    limit = getattr(route, "max_body_bytes", None)
+    if limit is None:
+        app = scope.get("app")
+        limit = getattr(getattr(app, "state", None), "max_body_bytes", None) or DEFAULT_MAX_BODY_BYTES
+    return limit
+
+
+def limit_body(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises `BodyTooLarge` once more than ``limit`` body bytes arrived;
+    raises at once when the declared ``Content-Length`` is over the limit."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = 0  # the server refuses a malformed length itself
+            if declared > limit:
+                raise BodyTooLarge(limit)
+            break
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited
 
 
 class DecimalJSONRoute(APIRoute):
-    """An APIRoute whose JSON body is parsed with `parse_float=Decimal`, never float."""
+    """An APIRoute whose JSON body is parsed with `parse_float=Decimal`, never float,
+    after its size and nesting were checked (module docstring)."""
+
+    #: This route's body limit in bytes; None: the app's (`body_limit` sets it).
+    max_body_bytes: ClassVar[int | None] = None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().handle(scope, limit_body(scope, receive, max_body_bytes(scope, self)), send)
 
     def get_route_handler(self) -> Callable:
         original = super().get_route_handler()
@@ -30,16 +125,22 @@ class DecimalJSONRoute(APIRoute):
             if not hasattr(request, "_json"):
                 body = await request.body()
                 if body:
+                    check_json_depth(body)
                     try:
                         request._json = json.loads(body, parse_float=Decimal)
-                    except (ValueError, UnicodeDecodeError):
+                    except (ValueError, UnicodeDecodeError, RecursionError):
                         pass  # FastAPI reports the malformed body itself
             return await original(request)
 
         return handler
 
 
-class ASGIRoute(APIRoute):
+def body_limit(max_bytes: int, route_class: type[APIRoute] = DecimalJSONRoute) -> type[APIRoute]:
+    """``route_class_override=body_limit(256 * 1024 * 1024)``: a route with its own body limit."""
+    return type(f"{route_class.__name__}_{max_bytes}", (route_class,), {"max_body_bytes": max_bytes})
+
+
+class ASGIRoute(DecimalJSONRoute):
     """A route documented like any other — its endpoint's signature makes the OpenAPI
     operation — but served by `asgi`, a plain ASGI callable: no dependency solving, no
     Request or Response objects. For the one hot route, POST /v1/settlements, where
@@ -53,7 +154,7 @@ class ASGIRoute(APIRoute):
         if self.methods and scope["method"] not in self.methods:
             await super().handle(scope, receive, send)  # 405, as any route answers
             return
-        await type(self).asgi(scope, receive, send)
+        await type(self).asgi(scope, limit_body(scope, receive, max_body_bytes(scope, self)), send)
 
 
 def served_by(asgi: Callable[[Scope, Receive, Send], Awaitable[None]]) -> type[APIRoute]:
@@ -62,14 +163,18 @@ def served_by(asgi: Callable[[Scope, Receive, Send], Awaitable[None]]) -> type[A
 
 
 async def read_body(receive: Receive) -> bytes:
-    """The whole request body, as Starlette's ``Request.body()`` reads it."""
+    """The whole JSON request body, as Starlette's ``Request.body()`` reads it, its
+    nesting checked (`check_json_depth`). Its size is bounded by the ``receive`` that
+    `ASGIRoute` and `HotRoutes` hand the route (`limit_body`)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.request":
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                body = b"".join(chunks)
+                check_json_depth(body)
+                return body
         elif message["type"] == "http.disconnect":
             raise ClientDisconnect()
 
@@ -108,7 +213,7 @@ class HotRoutes:
             return
         scope["route"] = route  # the access log and metrics name the route template
         try:
-            await type(route).asgi(scope, receive, send)
+            await type(route).asgi(scope, limit_body(scope, receive, max_body_bytes(scope, route)), send)
         except ClientDisconnect:
             return
         except Exception as exc:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from app.kit.types import MoneyIn, MoneyOut, RegionCode
+from app.kit.types import Day, MoneyIn, MoneyOut, RegionCode, Text
 from app.reference.schemas import AidCategory
 
 _GENDERS = {"1": "male", "2": "female", "male": "male", "female": "female"}
@@ -30,8 +30,8 @@ PersonId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 class EnrollmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     insutype: Literal["310", "390"] = Field(description="310 职工基本医疗保险, 390 城乡居民基本医疗保险")
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: Day
+    valid_to: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> EnrollmentIn:
@@ -58,10 +58,10 @@ class PersonIn(BaseModel):
     """An insured person 参保人 with the whole set of enrollments 参保 (replaced as a set)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": PERSON_EXAMPLE})
-    certno: str = Field(max_length=64, description="18-character resident ID 身份证号 with its check digit")
-    name: str = Field(min_length=1, max_length=100)
+    certno: Text = Field(max_length=64, description="18-character resident ID 身份证号 with its check digit")
+    name: Text = Field(min_length=1, max_length=100)
     gender: Gender
-    birth_date: dt.date
+    birth_date: Day
     insured_region: RegionCode = Field(description="参保地")
     enrollments: list[EnrollmentIn] = Field(default_factory=list, max_length=50)
     retired: bool = False

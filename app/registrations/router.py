@@ -13,6 +13,7 @@ from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, OpsPri
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
 from app.kit.routing import DecimalJSONRoute
+from app.kit.types import NO_CONTROL_CHARACTERS
 from app.registrations import service
 from app.registrations.schemas import (
     FilingIn,
@@ -28,12 +29,12 @@ from app.registrations.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["registrations"], route_class=DecimalJSONRoute)
 
-PersonPath = Annotated[str, Path(min_length=1, max_length=64, examples=["440000199001010001"])]
+PersonPath = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, examples=["440000199001010001"])]
 OnDate = Annotated[
     dt.date | None, Query(alias="date", description="only what is active on this date (YYYY-MM-DD)")
 ]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size (≤ 500)")]
-CursorQ = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")]
+CursorQ = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS, description="`next_cursor` of the previous page")]
 
 AUTH = (401, 403)
 SITE_REFUSALS = (

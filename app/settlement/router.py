@@ -25,6 +25,7 @@ from app.kit.clock import now
 from app.kit.errors import BadRequest, Unauthorized, problem_responses
 from app.kit.rawdb import RawConnection, after_commit
 from app.kit.routing import DecimalJSONRoute, read_body, send_json, served_by
+from app.kit.types import NO_CONTROL_CHARACTERS
 from app.settlement import metrics
 from app.settlement.reference_cache import ReferenceCache
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
@@ -275,12 +276,12 @@ async def list_settlements(
     principal: InstitutionOrOpsPrincipal,
     conn: RawConnection,
     service: Service,
-    institution_code: str | None = Query(default=None, max_length=32),
-    person_id: str | None = Query(default=None, max_length=64),
+    institution_code: str | None = Query(default=None, max_length=32, pattern=NO_CONTROL_CHARACTERS),
+    person_id: str | None = Query(default=None, max_length=64, pattern=NO_CONTROL_CHARACTERS),
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     limit: int = Query(default=100, ge=1, le=500),
-    cursor: str | None = Query(default=None, max_length=200),
+    cursor: str | None = Query(default=None, max_length=200, pattern=NO_CONTROL_CHARACTERS),
 ) -> dict[str, Any]:
     return await service.list(
         conn,

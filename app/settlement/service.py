@@ -44,7 +44,7 @@ from app.settlement.exceptions import (
     SettlementRefused,
 )
 from app.settlement.reference_cache import PolicyVersion, ReferenceCache
-from app.settlement.schemas import SettlementRequest
+from app.settlement.schemas import SettlementRequest, check_encounter_dates
 
 
 @dataclass(slots=True)
@@ -212,6 +212,7 @@ class SettlementService:
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: repo.PersonState
     ) -> tuple[Settlement, PolicyVersion]:
         """Reference data from the cache, then the engine. Refusals raise."""
+        check_encounter_dates(request, self.clock())
         institution = await self.cache.institution(conn, institution_code)
         if institution is None:
             raise InstitutionNotFound()
