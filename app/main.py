@@ -18,6 +18,7 @@ from app.kit import metrics
 from app.kit.auth import ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
 from app.kit.db import create_engine, create_sessionmaker, redact
+from app.kit.dberrors import install_database_error_handlers
 from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None
     install_error_handlers(app)
+    install_database_error_handlers(app)
     from app.settlement.router import HOT_ROUTES
 
     # Added first, so it sits inside RequestContextMiddleware (request id, access log, metrics).

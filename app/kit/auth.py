@@ -21,9 +21,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.kit.cache import GenerationCache, ReferenceGeneration, notify_reference_change
+from app.kit.dberrors import read_with_retry
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.tables import api_keys
 
@@ -125,14 +126,17 @@ async def principal_for_key(state: Any, key: str) -> Principal:
     # A short connection of its own, released at once: holding the request's
     # session (or a second pooled connection) for the whole request would let a
     # burst of cold requests exhaust the pool while each waits for another.
-    async with state.engine.connect() as conn:
-        row = (
+    # A lost connection is retried once on a fresh one, then 503 (app.kit.dberrors).
+    async def lookup(conn: AsyncConnection) -> Any:
+        return (
             await conn.execute(
                 select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
                     api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
                 )
             )
         ).first()
+
+    row = await read_with_retry(state.engine, lookup)
     if row is None or not hmac.compare_digest(bytes(row.key_hash), digest):
         raise Unauthorized()
     principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)

@@ -118,6 +118,8 @@ class DecimalJSONRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         original = super().get_route_handler()
 
+        if self.methods and self.methods <= {"GET", "HEAD"}:
+            return _retry_read(original)
         if self.body_field is None:  # no declared body (e.g. settle parses its own bytes)
             return original
 
@@ -133,6 +135,22 @@ class DecimalJSONRoute(APIRoute):
             return await original(request)
 
         return handler
+
+
+def _retry_read(original: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A read (GET) whose database connection turned out to be dead runs once more, on a
+    fresh connection (the dead one was invalidated); lost again, it is 503."""
+    from app.kit.dberrors import already_retried, connection_lost
+
+    async def handler(request: Request) -> Response:
+        try:
+            return await original(request)
+        except Exception as exc:
+            if not connection_lost(exc) or already_retried(exc):
+                raise
+        return await original(request)
+
+    return handler
 
 
 def body_limit(max_bytes: int, route_class: type[APIRoute] = DecimalJSONRoute) -> type[APIRoute]:
