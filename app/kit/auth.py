@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.kit.cache import GenerationCache, ReferenceGeneration, notify_reference_change
 from app.kit.dberrors import read_with_retry
 from app.kit.errors import Forbidden, Unauthorized
-from app.kit.tables import api_keys
+from app.kit.tables import api_keys, institutions
 
 Role = Literal["institution", "wallet", "ops", "admin"]
 ROLES: tuple[str, ...] = ("institution", "wallet", "ops", "admin")
@@ -38,6 +38,8 @@ class Principal:
     key_id: UUID
     role: str
     institution_code: str | None = None
+    #: False for the key of an institution that is not (or no longer) active.
+    institution_active: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -112,8 +114,18 @@ def bearer_key(authorization: str | None) -> str | None:
     return key
 
 
+class InstitutionInactive(Forbidden):
+    code, title = "institution_inactive", "Institution inactive"
+
+    def __init__(self) -> None:
+        super().__init__("The key's institution is not active; its keys are refused on every endpoint.")
+
+
 async def principal_for_key(state: Any, key: str) -> Principal:
-    """The active key's principal (cached per reference generation); 401 when unknown or revoked."""
+    """The active key's principal (cached per reference generation); 401 when unknown or
+    revoked; 403 ``institution_inactive`` for the key of an inactive institution (api.md,
+    Conventions: on every endpoint, before any other check). An institution's ``active``
+    is reference data: changing it bumps the generation, so the cache follows at once."""
     digest = hash_key(key)
     generation: ReferenceGeneration = state.reference
     at = generation.cache_key  # read before querying (see app.kit.cache)
@@ -122,6 +134,8 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         cache = state.key_cache = GenerationCache(generation)
     principal = cache.get(digest, at)
     if principal is not None:
+        if not principal.institution_active:
+            raise InstitutionInactive()
         return principal
     # A short connection of its own, released at once: holding the request's
     # session (or a second pooled connection) for the whole request would let a
@@ -130,17 +144,30 @@ async def principal_for_key(state: Any, key: str) -> Principal:
     async def lookup(conn: AsyncConnection) -> Any:
         return (
             await conn.execute(
-                select(api_keys.c.key_id, api_keys.c.key_hash, api_keys.c.role, api_keys.c.institution_code).where(
-                    api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+                select(
+                    api_keys.c.key_id,
+                    api_keys.c.key_hash,
+                    api_keys.c.role,
+                    api_keys.c.institution_code,
+                    institutions.c.active,
                 )
+                .select_from(api_keys.outerjoin(institutions, institutions.c.code == api_keys.c.institution_code))
+                .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
             )
         ).first()
 
     row = await read_with_retry(state.engine, lookup)
     if row is None or not hmac.compare_digest(bytes(row.key_hash), digest):
         raise Unauthorized()
-    principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)
+    principal = Principal(
+        key_id=row.key_id,
+        role=row.role,
+        institution_code=row.institution_code,
+        institution_active=row.institution_code is None or bool(row.active),
+    )
     cache.put(digest, principal, at)
+    if not principal.institution_active:
+        raise InstitutionInactive()
     return principal
 
 

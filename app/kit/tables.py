@@ -148,6 +148,8 @@ persons = Table(
         name="aid_category",
     ),
     CheckConstraint("account_balance >= 0", name="account_balance"),
+    # POST /v1/persons/lookup finds a person by the ID number the patient presents.
+    Index("persons_certno", "certno"),
 )
 
 enrollments = Table(

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
+from fastapi import Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from app.kit.types import Day, MoneyIn, MoneyOut, RegionCode, Text
+from app.kit.types import NO_CONTROL_CHARACTERS, Day, MoneyIn, MoneyOut, RegionCode, Text
 from app.reference.schemas import AidCategory
 
 _GENDERS = {"1": "male", "2": "female", "male": "male", "female": "female"}
@@ -80,6 +81,36 @@ class PersonIn(BaseModel):
                 if a.valid_to is None or a.valid_to >= b.valid_from:
                     raise ValueError("enrollments of the same insutype overlap")
         return self
+
+
+class PersonLookupIn(BaseModel):
+    """The credential the patient presents: the ID number 身份证号 or an e-voucher code 医保电子凭证."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"certno": "44190019900101001X"}, {"e_voucher_code": "ev_…"}]},
+    )
+    certno: Text | None = Field(default=None, min_length=1, max_length=64, description="身份证号")
+    e_voucher_code: Text | None = Field(
+        default=None, min_length=1, max_length=256, description="医保电子凭证 code; looking it up does not consume it"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PersonLookupIn:
+        if (self.certno is None) == (self.e_voucher_code is None):
+            raise ValueError("exactly one of certno and e_voucher_code is required")
+        return self
+
+
+#: ``?certno=``: the credential an institution must present to read a person by id.
+CertnoQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="the person's ID number 身份证号, as the patient presents it; required for institution keys",
+    ),
+]
 
 
 class EnrollmentOut(BaseModel):
