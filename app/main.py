@@ -23,7 +23,7 @@ from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
-from app.kit.routing import HotRoutes
+from app.kit.routing import HotRoutes, operation_id
 from app.kit.migrate import head_revision
 from app.kit.settings import Settings
 
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One-stop medical-insurance settlement 医保一站式结算",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes  # app.kit.routing.limit_body

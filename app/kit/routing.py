@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.kit.errors import BadRequest, ProblemError
+from app.kit.errors import BadRequest, ProblemError, merge_problem_responses, problem_responses
 
 #: api.md: JSON nested deeper than this is `400 malformed_body`.
 MAX_JSON_DEPTH = 64
@@ -107,13 +107,30 @@ def limit_body(scope: Scope, receive: Receive, limit: int) -> Receive:
 
 class DecimalJSONRoute(APIRoute):
     """An APIRoute whose JSON body is parsed with `parse_float=Decimal`, never float,
-    after its size and nesting were checked (module docstring)."""
+    after its size and nesting were checked (module docstring). Its OpenAPI operation
+    documents every problem it can answer (`default_problems`), whatever the route
+    declared itself."""
 
     #: This route's body limit in bytes; None: the app's (`body_limit` sets it).
     max_body_bytes: ClassVar[int | None] = None
+    #: Whether the route reads a request body (so the limit applies and 400/413 are
+    #: documented); None: when it declares one.
+    reads_body: ClassVar[bool | None] = None
+
+    @property
+    def has_body(self) -> bool:
+        if self.reads_body is not None:
+            return self.reads_body
+        return self.body_field is not None or "requestBody" in (self.openapi_extra or {})
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses = merge_problem_responses(self.responses, default_problems(self))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await super().handle(scope, limit_body(scope, receive, max_body_bytes(scope, self)), send)
+        if self.has_body:
+            receive = limit_body(scope, receive, max_body_bytes(scope, self))
+        await super().handle(scope, receive, send)
 
     def get_route_handler(self) -> Callable:
         original = super().get_route_handler()
@@ -153,9 +170,54 @@ def _retry_read(original: Callable[[Request], Awaitable[Response]]) -> Callable[
     return handler
 
 
+def _dependency_calls(dependant: Any) -> set[Any]:
+    calls = {dependant.call}
+    for sub in dependant.dependencies:
+        calls |= _dependency_calls(sub)
+    return calls
+
+
+def _has_params(dependant: Any) -> bool:
+    if dependant.path_params or dependant.query_params or dependant.header_params or dependant.cookie_params:
+        return True
+    return any(_has_params(sub) for sub in dependant.dependencies)
+
+
+def default_problems(route: APIRoute) -> dict[int | str, dict[str, Any]]:
+    """The problems any route of this kind can answer (api.md, Conventions, "Errors"):
+
+    * a key is required: 401, 403 (role; ``institution_inactive``), and 503 — the key is
+      looked up in the database (``database_unavailable``, ``busy``);
+    * a body: 400 ``malformed_body`` (not JSON, nested too deep), 413 ``body_too_large``,
+      422 ``validation_error``;
+    * parameters (path, query, header): 422 ``validation_error``.
+
+    Added centrally so no operation forgets one; a route's own codes come first."""
+    from app.kit.auth import get_principal
+
+    wanted: list[tuple[int, str] | int] = []
+    if get_principal in _dependency_calls(route.dependant):
+        wanted += [401, 403, (403, "institution_inactive"), (503, "database_unavailable"), (503, "busy")]
+    has_body = getattr(route, "has_body", route.body_field is not None)
+    if has_body:
+        wanted += [(400, "malformed_body"), (413, "body_too_large")]
+    if has_body or _has_params(route.dependant):
+        wanted += [(422, "validation_error")]
+    return problem_responses(*wanted)
+
+
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI operationId: the endpoint function's name (snake_case, e.g. ``settle``,
+    ``get_settlement``, ``lookup_person``) — readable, and stable as long as the function
+    keeps its name. Unique across the app (tests/api/test_contract.py checks)."""
+    return route.name
+
+
 def body_limit(max_bytes: int, route_class: type[APIRoute] = DecimalJSONRoute) -> type[APIRoute]:
     """``route_class_override=body_limit(256 * 1024 * 1024)``: a route with its own body limit."""
-    return type(f"{route_class.__name__}_{max_bytes}", (route_class,), {"max_body_bytes": max_bytes})
+    return type(
+        f"{route_class.__name__}_{max_bytes}", (route_class,), {"max_body_bytes": max_bytes, "reads_body": True}
+    )
 
 
 class ASGIRoute(DecimalJSONRoute):
@@ -166,6 +228,7 @@ class ASGIRoute(DecimalJSONRoute):
     (docs/performance.md). Errors it raises go through the app's exception handlers
     like any route's."""
 
+    reads_body = True
     asgi: ClassVar[Callable[[Scope, Receive, Send], Awaitable[None]]]
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -119,7 +119,9 @@ class EnrollmentOut(BaseModel):
     valid_to: dt.date | None
 
 
-class RegistrationOut(BaseModel):
+class ActiveRegistration(BaseModel):
+    """A special-disease registration active on the view's date (in `PersonView`)."""
+
     registration_id: UUID
     disease_code: str
     certifier_code: str
@@ -129,7 +131,9 @@ class RegistrationOut(BaseModel):
     sites: list[str]
 
 
-class FilingOut(BaseModel):
+class ActiveFiling(BaseModel):
+    """A cross-region filing active on the view's date (in `PersonView`)."""
+
     filing_id: UUID
     region: str
     kind: str
@@ -202,8 +206,8 @@ class PersonView(BaseModel):
     aid_category: str | None
     account_balance: MoneyOut | None = Field(description="个人账户余额; null for institution keys")
     enrollments: list[EnrollmentOut] = Field(description="enrollments active on `as_of`")
-    registrations: list[RegistrationOut] = Field(description="special-disease registrations 门诊特定病种认定 active on `as_of`")
-    filings: list[FilingOut] = Field(description="cross-region filings 异地就医备案 active on `as_of`")
+    registrations: list[ActiveRegistration] = Field(description="special-disease registrations 门诊特定病种认定 active on `as_of`")
+    filings: list[ActiveFiling] = Field(description="cross-region filings 异地就医备案 active on `as_of`")
 
 
 ACCUMULATOR_SCALARS = ("basic_paid", "ci_base", "ci_paid", "aid_base", "aid_paid", "sa_base", "sa_paid")

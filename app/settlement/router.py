@@ -92,6 +92,8 @@ REFUSALS = [
         "special_disease_not_registered",
         "site_not_chosen",
         "referral_invalid",
+        "amount_out_of_range",
+        "encounter_date_in_future",
     )
 ]
 
@@ -104,7 +106,9 @@ REFUSALS = [
         "and writes nothing: no accumulator moves, no e-voucher code is consumed. 预结算: 试算基金与个人负担。"
     ),
     response_model=SettlementOut,
-    responses=problem_responses(401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS),
+    responses=problem_responses(
+        401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS, (429, "too_many_attempts")
+    ),
 )
 async def preview(
     body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service, request: Request

@@ -304,3 +304,24 @@ async def test_unbalanced_deep_brackets_are_400(hospital, world):
         r = await hospital.post("/v1/settlements/preview", content=raw, headers={"content-type": "application/json"})
         problem(r, 400, "malformed_body")
         problem(await settle(hospital, None, content=raw, idem="u"), 400, "malformed_body")
+
+
+async def test_an_unexpected_error_is_still_problem_json(app):
+    """No cause of a 500 is known to remain; should one appear (here a RecursionError, whose
+    traceback is thousands of frames), the client still gets problem+json, and the next
+    request is answered."""
+
+    def deep(n: int) -> int:
+        return deep(n + 1) + 1
+
+    async def boom() -> dict:
+        return {"n": deep(0)}
+
+    router = APIRouter(route_class=DecimalJSONRoute)
+    router.add_api_route("/boom", boom, methods=["GET"])
+    small = FastAPI()
+    install_error_handlers(small)
+    small.include_router(router)
+    async with make_asgi_client(small) as c:
+        problem(await c.get("/boom"), 500, "internal_error")
+        problem(await c.get("/boom"), 500, "internal_error")
