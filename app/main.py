@@ -18,10 +18,12 @@ from app.kit import metrics
 from app.apikeys.repository import KeyStore, ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
 from app.kit.db import create_engine, create_sessionmaker, redact
+from app.kit.dberrors import install_database_error_handlers
 from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
+from app.kit.routing import operation_id
 from app.kit.migrate import head_revision
 from app.kit.settings import Settings
 
@@ -87,7 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database_url = url
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.key_store = KeyStore(engine)
+    app.state.key_store = KeyStore(app.state)
     app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None
@@ -127,12 +129,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One-stop medical-insurance settlement 医保一站式结算",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.max_body_bytes = settings.max_body_bytes  # app.kit.routing.limit_body
     # Reference caches are disabled until the NOTIFY listener connects (if enabled).
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None
     install_error_handlers(app)
+    install_database_error_handlers(app)
     from app.settlement import fast_route
 
     # Added first, so it sits inside RequestContextMiddleware (request id, access log, metrics).

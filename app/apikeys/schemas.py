@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.kit.types import InstitutionCode
+from app.kit.types import InstitutionCode, Text
 
 
 class ApiKeyIn(BaseModel):
@@ -15,7 +15,7 @@ class ApiKeyIn(BaseModel):
     )
     role: Literal["institution", "wallet", "ops", "admin"]
     institution_code: InstitutionCode | None = Field(default=None, description="required for, and only for, role institution")
-    label: str = Field(default="", max_length=200, description="a note for operators; no personal data")
+    label: Text = Field(default="", max_length=200, description="a note for operators; no personal data")
 
     @model_validator(mode="after")
     def _binding(self) -> ApiKeyIn:

@@ -34,6 +34,8 @@ class Principal:
     key_id: UUID
     role: str
     institution_code: str | None = None
+    #: False for the key of an institution that is not (or no longer) active.
+    institution_active: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -81,8 +83,18 @@ def bearer_key(authorization: str | None) -> str | None:
     return key
 
 
+class InstitutionInactive(Forbidden):
+    code, title = "institution_inactive", "Institution inactive"
+
+    def __init__(self) -> None:
+        super().__init__("The key's institution is not active; its keys are refused on every endpoint.")
+
+
 async def principal_for_key(state: Any, key: str) -> Principal:
-    """The active key's principal (cached per reference generation); 401 when unknown or revoked."""
+    """The active key's principal (cached per reference generation); 401 when unknown or
+    revoked; 403 ``institution_inactive`` for the key of an inactive institution (api.md,
+    Conventions: on every endpoint, before any other check). An institution's ``active``
+    is reference data: changing it bumps the generation, so the cache follows at once."""
     digest = hash_key(key)
     generation: ReferenceGeneration = state.reference
     at = generation.cache_key  # read before querying (see app.kit.cache)
@@ -91,12 +103,23 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         cache = state.key_cache = GenerationCache(generation)
     principal = cache.get(digest, at)
     if principal is not None:
+        if not principal.institution_active:
+            raise InstitutionInactive()
         return principal
+    # The key store reads on a short connection of its own, retried once when it turns
+    # out to be dead, then 503 (app.kit.dberrors).
     row = await state.key_store.find_active(digest)
     if row is None or not hmac.compare_digest(bytes(row.key_hash), digest):
         raise Unauthorized()
-    principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)
+    principal = Principal(
+        key_id=row.key_id,
+        role=row.role,
+        institution_code=row.institution_code,
+        institution_active=row.institution_code is None or bool(row.institution_active),
+    )
     cache.put(digest, principal, at)
+    if not principal.institution_active:
+        raise InstitutionInactive()
     return principal
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.kit.settings import Settings
@@ -62,9 +64,18 @@ def redact(url: str) -> str:
 POOL_RECYCLE_SECONDS = 1800
 
 
+def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Pool checkout: a connection the driver already knows is closed (its server went
+    away while it sat idle) is never handed out; the pool replaces it. A flag read, no
+    round trip (unlike pool_pre_ping)."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise sa_exc.DisconnectionError("connection closed while idle in the pool")
+
+
 def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     settings = settings or Settings()
-    return create_async_engine(
+    engine = create_async_engine(
         to_async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -82,6 +93,8 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
             }
         },
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -132,17 +145,32 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             generation = getattr(request.app.state, "reference", None)
             if generation is not None:
                 session.info["medsettle_reference"] = generation  # see app.kit.cache
-            await session.begin()
             try:
+                await session.begin()
                 yield session
             except BaseException:
-                await session.rollback()
+                try:
+                    await session.rollback()
+                except Exception:  # noqa: BLE001 - the connection is gone: never hand it on
+                    await _invalidate(session)
                 raise
             else:
                 # The endpoint has returned: commit now, before FastAPI sends the response.
-                # A failed commit raises here and becomes a 5xx (or the error it maps to).
-                await session.commit()
+                # A failed commit raises here and becomes a problem response (a lost
+                # connection: 503, see app.kit.dberrors); the connection is not reused.
+                try:
+                    await session.commit()
+                except BaseException:
+                    await _invalidate(session)
+                    raise
                 run_after_commit(callbacks)
+
+
+async def _invalidate(session: AsyncSession) -> None:
+    try:
+        await session.invalidate()
+    except Exception:  # noqa: BLE001 - being thrown away either way
+        pass
 
 
 #: Use this in endpoints and dependencies: ``session: DbSession``.

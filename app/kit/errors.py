@@ -130,6 +130,9 @@ def clean_errors(raw: list[Any]) -> list[dict[str, Any]]:
 
 
 _BODY_PARSE_ERRORS = {"json_invalid", "value_error.jsondecode"}
+#: Validation error types that give the problem its own code when they are all there is
+#: (raised as ``PydanticCustomError(code, msg)`` by schema validators).
+_CODED_ERRORS = {"amount_out_of_range"}
 
 _STATUS_CODES = {
     400: ("bad_request", "Bad request"),
@@ -139,7 +142,7 @@ _STATUS_CODES = {
     405: ("method_not_allowed", "Method not allowed"),
     406: ("not_acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"),
-    413: ("payload_too_large", "Payload too large"),
+    413: ("body_too_large", "Body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("validation_error", "Invalid request"),
     429: ("too_many_requests", "Too many requests"),
@@ -157,6 +160,12 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     raw = list(exc.errors())
     if any(e.get("type") in _BODY_PARSE_ERRORS for e in raw):
         return problem_response(400, "malformed_body", "Malformed request body", "The request body is not valid JSON.")
+    types = {e.get("type") for e in raw}
+    if len(types) == 1 and types <= _CODED_ERRORS:
+        code = types.pop()
+        return problem_response(
+            422, code, code.replace("_", " ").capitalize(), "The request is not valid.", errors=clean_errors(raw)
+        )
     return problem_response(
         422, "validation_error", "Invalid request", "The request is not valid.", errors=clean_errors(raw)
     )
@@ -170,7 +179,15 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
+    """Whatever escaped: a problem+json 500 (never a plain traceback), even when the
+    traceback itself cannot be rendered (a RecursionError's thousands of frames)."""
+    try:
+        log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
+    except Exception:  # noqa: BLE001 - the answer must still go out
+        try:
+            log.error("unhandled_exception", exc_type=type(exc).__name__, traceback="unrenderable")
+        except Exception:  # noqa: BLE001
+            pass
     return problem_response(500, "internal_error", "Internal error", "An unexpected error occurred.")
 
 
@@ -192,11 +209,34 @@ def problem_responses(*statuses_and_codes: tuple[int, str] | int) -> dict[int | 
         grouped.setdefault(status, [])
         if code not in grouped[status]:
             grouped[status].append(code)
-    out: dict[int | str, dict[str, Any]] = {}
-    for status, codes in sorted(grouped.items()):
-        out[status] = {
-            "model": Problem,
-            "description": "Problem; `code`: " + ", ".join(f"`{c}`" for c in codes),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-    return out
+    return {status: _problem_entry(codes) for status, codes in sorted(grouped.items())}
+
+
+#: The response field listing a problem status's codes (an OpenAPI extension).
+CODES_KEY = "x-problem-codes"
+
+
+def _problem_entry(codes: list[str]) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": "Problem; `code`: " + ", ".join(f"`{c}`" for c in codes),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        CODES_KEY: list(codes),
+    }
+
+
+def merge_problem_responses(
+    declared: dict[int | str, dict[str, Any]], defaults: dict[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """``declared`` with every status of ``defaults`` added; where both have a problem
+    entry for a status, their codes are joined (declared ones first)."""
+    out = dict(declared)
+    for status, entry in defaults.items():
+        mine = out.get(status) if status in out else out.get(str(status))
+        key = status if status in out or str(status) not in out else str(status)
+        if mine is None:
+            out[status] = entry
+        elif CODES_KEY in mine:
+            codes = list(mine[CODES_KEY]) + [c for c in entry[CODES_KEY] if c not in mine[CODES_KEY]]
+            out[key] = _problem_entry(codes)
+    return dict(sorted(out.items(), key=lambda kv: str(kv[0])))

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_held_connections: int = Field(default=8, ge=0)
     #: How long a statement may wait for a row lock (ms) before the request fails with 409/503.
     db_lock_timeout_ms: int = Field(default=5000, ge=0)
+    #: Request bodies larger than this are refused with 413 body_too_large (api.md: 1 MiB);
+    #: a route may carry its own limit (app.kit.routing.body_limit).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     #: Start the LISTEN task that invalidates reference-data caches across processes.
     reference_listener: bool = True
 

@@ -11,6 +11,7 @@ Responses render money as strings with exactly two decimals.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -121,3 +122,29 @@ InstitutionCode = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9]{1,32}$", examples=["H44190000001"], description="Institution code")
 ]
 MedType = Annotated[str, Field(pattern=r"^(11|14|21|41)$", examples=["21"])]
+
+#: Control characters (C0, DEL, C1): refused in every text the API accepts (api.md,
+#: Conventions, "Bodies"). PostgreSQL cannot store NUL in text at all, and the others
+#: have no business in a name or an identifier.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+#: Any request text — body field, query or path parameter — without control characters.
+#: Add length limits where used: ``name: Text = Field(min_length=1, max_length=100)``.
+#: (Lone surrogates are refused by pydantic itself, as not a valid string.)
+Text = Annotated[str, Field(pattern=NO_CONTROL_CHARACTERS)]
+
+#: The dates the API accepts: years 1900–2999. Beyond, day arithmetic (the day before a
+#: date, the end of its year) would overflow Python's date range; no record is that old
+#: or that far ahead.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
+
+def _in_date_range(value: date) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}")
+    return value
+
+
+#: A request date (``YYYY-MM-DD``) between `MIN_DATE` and `MAX_DATE`.
+Day = Annotated[date, AfterValidator(_in_date_range)]

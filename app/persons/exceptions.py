@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from app.kit.errors import NotFound, Unprocessable
+from app.kit.errors import Forbidden, NotFound, Unprocessable
 from app.reference.exceptions import UnknownRegion
 
-__all__ = ["InvalidCertno", "PersonNotFound", "UnknownRegion"]
+__all__ = ["CredentialRequired", "InvalidCertno", "PersonNotFound", "UnknownRegion"]
 
 
 class PersonNotFound(NotFound):
@@ -12,3 +12,15 @@ class PersonNotFound(NotFound):
 
 class InvalidCertno(Unprocessable):
     code, title = "invalid_certno", "Invalid ID number"
+
+
+class CredentialRequired(Forbidden):
+    """An institution reads a person only with the credential the patient presents."""
+
+    code, title = "credential_required", "Credential required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "An institution reads a person only with the patient's credential: "
+            "`?certno=` matching the person, or POST /v1/persons/lookup."
+        )

@@ -35,6 +35,12 @@ async def get_person(session: AsyncSession, person_id: str) -> Row[Any] | None:
     return (await session.execute(select(persons).where(persons.c.person_id == person_id))).first()
 
 
+async def get_person_by_certno(session: AsyncSession, certno: str) -> Row[Any] | None:
+    """The person with this ID number (index persons_certno); the first by id should two share it."""
+    stmt = select(persons).where(persons.c.certno == certno).order_by(persons.c.person_id).limit(1)
+    return (await session.execute(stmt)).first()
+
+
 async def list_enrollments(session: AsyncSession, person_id: str, on: dt.date | None = None) -> list[Row[Any]]:
     stmt = select(enrollments).where(enrollments.c.person_id == person_id)
     if on is not None:

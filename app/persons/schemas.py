@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
+from fastapi import Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from app.kit.types import MoneyIn, MoneyOut, RegionCode
+from app.kit.types import NO_CONTROL_CHARACTERS, Day, MoneyIn, MoneyOut, RegionCode, Text
 from app.reference.schemas import AidCategory
 
 _GENDERS = {"1": "male", "2": "female", "male": "male", "female": "female"}
@@ -30,8 +31,8 @@ PersonId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 class EnrollmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     insutype: Literal["310", "390"] = Field(description="310 职工基本医疗保险, 390 城乡居民基本医疗保险")
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: Day
+    valid_to: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> EnrollmentIn:
@@ -58,10 +59,10 @@ class PersonIn(BaseModel):
     """An insured person 参保人 with the whole set of enrollments 参保 (replaced as a set)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": PERSON_EXAMPLE})
-    certno: str = Field(max_length=64, description="18-character resident ID 身份证号 with its check digit")
-    name: str = Field(min_length=1, max_length=100)
+    certno: Text = Field(max_length=64, description="18-character resident ID 身份证号 with its check digit")
+    name: Text = Field(min_length=1, max_length=100)
     gender: Gender
-    birth_date: dt.date
+    birth_date: Day
     insured_region: RegionCode = Field(description="参保地")
     enrollments: list[EnrollmentIn] = Field(default_factory=list, max_length=50)
     retired: bool = False
@@ -82,13 +83,45 @@ class PersonIn(BaseModel):
         return self
 
 
+class PersonLookupIn(BaseModel):
+    """The credential the patient presents: the ID number 身份证号 or an e-voucher code 医保电子凭证."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"certno": "44190019900101001X"}, {"e_voucher_code": "ev_…"}]},
+    )
+    certno: Text | None = Field(default=None, min_length=1, max_length=64, description="身份证号")
+    e_voucher_code: Text | None = Field(
+        default=None, min_length=1, max_length=256, description="医保电子凭证 code; looking it up does not consume it"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PersonLookupIn:
+        if (self.certno is None) == (self.e_voucher_code is None):
+            raise ValueError("exactly one of certno and e_voucher_code is required")
+        return self
+
+
+#: ``?certno=``: the credential an institution must present to read a person by id.
+CertnoQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="the person's ID number 身份证号, as the patient presents it; required for institution keys",
+    ),
+]
+
+
 class EnrollmentOut(BaseModel):
     insutype: str
     valid_from: dt.date
     valid_to: dt.date | None
 
 
-class RegistrationOut(BaseModel):
+class ActiveRegistration(BaseModel):
+    """A special-disease registration active on the view's date (in `PersonView`)."""
+
     registration_id: UUID
     disease_code: str
     certifier_code: str
@@ -98,7 +131,9 @@ class RegistrationOut(BaseModel):
     sites: list[str]
 
 
-class FilingOut(BaseModel):
+class ActiveFiling(BaseModel):
+    """A cross-region filing active on the view's date (in `PersonView`)."""
+
     filing_id: UUID
     region: str
     kind: str
@@ -171,8 +206,8 @@ class PersonView(BaseModel):
     aid_category: str | None
     account_balance: MoneyOut | None = Field(description="个人账户余额; null for institution keys")
     enrollments: list[EnrollmentOut] = Field(description="enrollments active on `as_of`")
-    registrations: list[RegistrationOut] = Field(description="special-disease registrations 门诊特定病种认定 active on `as_of`")
-    filings: list[FilingOut] = Field(description="cross-region filings 异地就医备案 active on `as_of`")
+    registrations: list[ActiveRegistration] = Field(description="special-disease registrations 门诊特定病种认定 active on `as_of`")
+    filings: list[ActiveFiling] = Field(description="cross-region filings 异地就医备案 active on `as_of`")
 
 
 ACCUMULATOR_SCALARS = ("basic_paid", "ci_base", "ci_paid", "aid_base", "aid_paid", "sa_base", "sa_paid")

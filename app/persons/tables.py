@@ -7,6 +7,7 @@ itself is owned by the migrations; tests/kit/test_migrations.py checks these mat
 from __future__ import annotations
 
 from sqlalchemy import (
+    Index,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -47,6 +48,8 @@ persons = Table(
         name="aid_category",
     ),
     CheckConstraint("account_balance >= 0", name="account_balance"),
+    # POST /v1/persons/lookup finds a person by the ID number the patient presents.
+    Index("persons_certno", "certno"),
 )
 
 

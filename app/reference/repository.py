@@ -94,3 +94,9 @@ async def institutions_by_code(session: AsyncSession, codes: Sequence[str]) -> d
         institutions.c.code.in_(list(codes))
     )
     return {row.code: row for row in (await session.execute(stmt)).all()}
+
+
+async def institution_active(conn: Any, code: str) -> bool | None:
+    """Whether the institution is active (None: no such institution), on a session or a
+    connection (the key store's own short one)."""
+    return (await conn.execute(select(institutions.c.active).where(institutions.c.code == code))).scalar()

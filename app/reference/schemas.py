@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.kit.types import MedType, MoneyIn, PriceIn, RatioDeltaIn, RatioIn, RatioOut, RegionCode
+from app.kit.types import Day, MedType, MoneyIn, PriceIn, RatioDeltaIn, RatioIn, RatioOut, RegionCode, Text
 
 InstitutionKind = Literal["hospital", "community", "pharmacy"]
 AidCategory = Literal["extreme_poverty", "minimum_living", "registered_poor", "low_income"]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Group = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
 DiseaseCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9.]{1,32}$")]
 
@@ -397,7 +397,7 @@ class PolicyDocument(Strict):
 
     region: RegionCode | None = Field(default=None, description="filled from the path when absent")
     insutype: Literal["310", "390"] | None = Field(default=None, description="filled from the path when absent")
-    effective_from: dt.date | None = Field(default=None, description="filled from the path when absent")
+    effective_from: Day | None = Field(default=None, description="filled from the path when absent")
     name: Name
     basic: Basic
     special_diseases: dict[DiseaseCode, SpecialDisease] | None = None

@@ -13,6 +13,9 @@ from app.kit.auth import InstitutionOrOpsPrincipal, InstitutionPrincipal, OpsPri
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
 from app.kit.routing import DecimalJSONRoute
+from app.kit.types import NO_CONTROL_CHARACTERS
+from app.persons.schemas import CertnoQuery
+from app.persons.service import read_person
 from app.registrations import service
 from app.registrations.schemas import (
     FilingIn,
@@ -28,12 +31,12 @@ from app.registrations.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["registrations"], route_class=DecimalJSONRoute)
 
-PersonPath = Annotated[str, Path(min_length=1, max_length=64, examples=["440000199001010001"])]
+PersonPath = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, examples=["440000199001010001"])]
 OnDate = Annotated[
     dt.date | None, Query(alias="date", description="only what is active on this date (YYYY-MM-DD)")
 ]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size (≤ 500)")]
-CursorQ = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")]
+CursorQ = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS, description="`next_cursor` of the previous page")]
 
 AUTH = (401, 403)
 SITE_REFUSALS = (
@@ -126,10 +129,11 @@ async def change_sites(
     description=(
         "The person's special-disease registrations 门诊特定病种认定, every version (superseded ones carry "
         "`superseded_by` and `ended_at`), oldest first. With `date`, only those whose validity covers it — "
-        "exactly what a settlement on that date uses."
+        "exactly what a settlement on that date uses. Institutions only with `?certno=` matching the person "
+        "(else `403 credential_required`); audit-logged."
     ),
     response_model=RegistrationList,
-    responses=problem_responses(*AUTH, (404, "person_not_found"), 422),
+    responses=problem_responses(*AUTH, (403, "credential_required"), (404, "person_not_found"), 422),
 )
 async def list_registrations(
     person_id: PersonPath,
@@ -138,7 +142,9 @@ async def list_registrations(
     on: OnDate = None,
     limit: Limit = 100,
     cursor: CursorQ = None,
+    certno: CertnoQuery = None,
 ) -> Any:
+    await read_person(session, principal, person_id, certno, "special_disease_registrations")
     rows, next_cursor = await service.list_registrations(session, person_id, on=on, cursor=cursor, limit=limit)
     return {"items": [_registration(r) for r in rows], "next_cursor": next_cursor}
 
@@ -165,9 +171,10 @@ async def create_filing(person_id: PersonPath, body: FilingIn, principal: OpsPri
 @router.get(
     "/persons/{person_id}/cross-region-filings",
     summary="List cross-region filings 异地就医备案",
-    description="The person's cross-region filings 异地就医备案, oldest first; with `date`, only those valid on it.",
+    description="The person's cross-region filings 异地就医备案, oldest first; with `date`, only those valid on it. "
+    "Institutions only with `?certno=` matching the person (else `403 credential_required`); audit-logged.",
     response_model=FilingList,
-    responses=problem_responses(*AUTH, (404, "person_not_found"), 422),
+    responses=problem_responses(*AUTH, (403, "credential_required"), (404, "person_not_found"), 422),
 )
 async def list_filings(
     person_id: PersonPath,
@@ -176,7 +183,9 @@ async def list_filings(
     on: OnDate = None,
     limit: Limit = 100,
     cursor: CursorQ = None,
+    certno: CertnoQuery = None,
 ) -> Any:
+    await read_person(session, principal, person_id, certno, "cross_region_filings")
     rows, next_cursor = await service.list_filings(session, person_id, on=on, cursor=cursor, limit=limit)
     return {"items": [r._mapping for r in rows], "next_cursor": next_cursor}
 

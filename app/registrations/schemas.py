@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.kit.types import InstitutionCode
+from app.kit.types import Day, InstitutionCode, Text
 
 DiseaseCode = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9._\-]{1,32}$", examples=["M03900"], description="special disease code 门诊特定病种编码"),
 ]
-PersonId = Annotated[str, Field(min_length=1, max_length=64, examples=["440000199001010001"])]
+PersonId = Annotated[Text, Field(min_length=1, max_length=64, examples=["440000199001010001"])]
 #: A region code; a province code `XX0000` covers every city of the province.
 FilingRegion = Annotated[
     str,
@@ -67,8 +67,8 @@ class RegistrationIn(Strict):
         },
     )
     disease_code: DiseaseCode
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: Day
+    valid_to: Day
     sites: Sites | Literal["all"] = Field(
         description='chosen sites 选点 (institution codes), or `"all"` — every qualified site, only for '
         "persons with supplementary insurance where the policy allows it"
@@ -93,7 +93,7 @@ class SitesChangeIn(Strict):
         json_schema_extra={"example": {"sites": ["H44200000002"], "effective_from": "2026-07-01"}},
     )
     sites: Sites | Literal["all"]
-    effective_from: dt.date
+    effective_from: Day
 
     @field_validator("sites")
     @classmethod
@@ -151,8 +151,8 @@ class FilingIn(Strict):
         },
     )
     region: FilingRegion
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: Day
+    valid_to: Day
     kind: FilingKind = Field(
         description="`resident` 异地长期居住, `temporary` 临时外出就医, `referral` 转诊转院"
     )
@@ -215,8 +215,8 @@ class ReferralIn(Strict):
     origin_settlement_id: uuid.UUID | None = Field(
         None, description="the referring institution's settlement whose deductible 起付线 counts (upward referral)"
     )
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: Day
+    valid_to: Day
 
     @model_validator(mode="after")
     def _dates(self) -> ReferralIn:

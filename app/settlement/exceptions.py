@@ -14,6 +14,15 @@ class SettlementRefused(ProblemError):
         super().__init__(detail, code=code)
 
 
+class EncounterDateInFuture(ProblemError):
+    status, code, title = 422, "encounter_date_in_future", "Encounter date in the future"
+
+    def __init__(self, field: str, today: object) -> None:
+        super().__init__(
+            f"{field} is after today ({today}, China time).", errors=[{"loc": ["body", field], "msg": "in the future"}]
+        )
+
+
 class PersonNotFound(ProblemError):
     status, code, title = 404, "person_not_found", "Person not found"
 

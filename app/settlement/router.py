@@ -20,6 +20,7 @@ from app.kit.clock import now
 from app.kit.errors import problem_responses
 from app.kit.rawdb import RawConnection
 from app.kit.routing import DecimalJSONRoute, json_request_body, read_body
+from app.kit.types import NO_CONTROL_CHARACTERS
 from app.settlement.checks import IdempotencyKey, SettlementCaller, caller_of
 from app.settlement.pipeline import SettlementPipeline, pipeline_for
 from app.settlement.schemas import SettlementList, SettlementOut, SettlementRequest
@@ -66,6 +67,8 @@ REFUSALS = [
         "special_disease_not_registered",
         "site_not_chosen",
         "referral_invalid",
+        "amount_out_of_range",
+        "encounter_date_in_future",
     )
 ]
 
@@ -78,7 +81,9 @@ REFUSALS = [
         "and writes nothing: no accumulator moves, no e-voucher code is consumed. 预结算: 试算基金与个人负担。"
     ),
     response_model=SettlementOut,
-    responses=problem_responses(401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS),
+    responses=problem_responses(
+        401, 403, (403, "institution_mismatch"), (404, "person_not_found"), *REFUSALS, (429, "too_many_attempts")
+    ),
 )
 async def preview(
     body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service
@@ -171,12 +176,12 @@ async def list_settlements(
     principal: InstitutionOrOpsPrincipal,
     conn: RawConnection,
     service: Service,
-    institution_code: str | None = Query(default=None, max_length=32),
-    person_id: str | None = Query(default=None, max_length=64),
+    institution_code: str | None = Query(default=None, max_length=32, pattern=NO_CONTROL_CHARACTERS),
+    person_id: str | None = Query(default=None, max_length=64, pattern=NO_CONTROL_CHARACTERS),
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     limit: int = Query(default=100, ge=1, le=500),
-    cursor: str | None = Query(default=None, max_length=200),
+    cursor: str | None = Query(default=None, max_length=200, pattern=NO_CONTROL_CHARACTERS),
 ) -> dict[str, Any]:
     rows, next_cursor = await service.list(
         conn,

@@ -7,8 +7,39 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from app.engine.money import round2
+from app.kit.clock import CST
+from app.kit.types import Day, Text
+from app.settlement.exceptions import EncounterDateInFuture
+
+# Amount bounds (api.md, Conventions, "Money"): every accepted line and total fits its
+# NUMERIC(14,2) column with room to spare. Beyond them `422 amount_out_of_range`, the
+# same for preview and settle: both validate this model (app.kit.errors gives the
+# problem that code when these are its only errors).
+MAX_QTY = Decimal("100000")
+MAX_UNIT_PRICE = Decimal("10000000")
+MAX_LINE_AMOUNT = Decimal("100000000.00")
+MAX_TOTAL = Decimal("1000000000.00")
+AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+
+
+def _out_of_range(message: str) -> PydanticCustomError:
+    return PydanticCustomError(AMOUNT_OUT_OF_RANGE, message)
+
+
+def _qty_in_range(value: Decimal) -> Decimal:
+    if not Decimal(0) < value <= MAX_QTY:
+        raise _out_of_range(f"qty must be greater than 0 and at most {MAX_QTY}")
+    return value
+
+
+def _unit_price_in_range(value: Decimal) -> Decimal:
+    if not Decimal(0) <= value <= MAX_UNIT_PRICE:
+        raise _out_of_range(f"unit_price must be at least 0 and at most {MAX_UNIT_PRICE}")
+    return value
 
 
 # Decimal constraints are pydantic-core's own, so the settle route can parse and
@@ -16,15 +47,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Decimals there (lossless), never binary floats; trailing zeros do not count as places.
 Quantity = Annotated[
     Decimal,
-    Field(gt=0, lt=Decimal("1e10"), decimal_places=4, allow_inf_nan=False,
-          description="Quantity, > 0, up to 4 decimals (string or number)", examples=["30"]),
+    Field(decimal_places=4, allow_inf_nan=False,
+          description=f"Quantity, > 0 and ≤ {MAX_QTY}, up to 4 decimals (string or number)", examples=["30"]),
+    AfterValidator(_qty_in_range),
 ]
 UnitPrice = Annotated[
     Decimal,
-    Field(ge=0, lt=Decimal("1e10"), decimal_places=6, allow_inf_nan=False,
-          description="Unit price in yuan, ≥ 0, up to 6 decimals (string or number)", examples=["1.8900"]),
+    Field(decimal_places=6, allow_inf_nan=False,
+          description=f"Unit price in yuan, ≥ 0 and ≤ {MAX_UNIT_PRICE}, up to 6 decimals (string or number)",
+          examples=["1.8900"]),
+    AfterValidator(_unit_price_in_range),
 ]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+#: The earliest encounter the service settles (accumulator reads start at year 2000).
+MIN_ENCOUNTER_DATE = dt.date(2000, 1, 1)
 MedType = Literal["11", "14", "21", "41"]
 Insutype = Literal["310", "390"]
 
@@ -36,9 +72,15 @@ class FeeLineIn(BaseModel):
 
     line_no: int = Field(ge=1, le=100000)
     code: Code
-    name: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, max_length=200)
     qty: Quantity
     unit_price: UnitPrice
+
+    @model_validator(mode="after")
+    def _amount_in_range(self) -> "FeeLineIn":
+        if round2(self.qty * self.unit_price) > MAX_LINE_AMOUNT:
+            raise _out_of_range(f"the line's amount (qty × unit_price) must be at most {MAX_LINE_AMOUNT}")
+        return self
 
 
 class SettlementRequest(BaseModel):
@@ -67,19 +109,28 @@ class SettlementRequest(BaseModel):
         },
     )
 
-    person_id: str | None = Field(default=None, min_length=1, max_length=64)
-    e_voucher_code: str | None = Field(default=None, min_length=1, max_length=256)
-    institution_code: str | None = Field(default=None, min_length=1, max_length=32)
-    encounter_id: str = Field(min_length=1, max_length=64)
+    person_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    e_voucher_code: Text | None = Field(default=None, min_length=1, max_length=256)
+    institution_code: Text | None = Field(default=None, min_length=1, max_length=32)
+    encounter_id: Text = Field(min_length=1, max_length=64)
     med_type: MedType
     insutype: Insutype | None = None
-    encounter_date: dt.date = Field(description="Visit date, or discharge date for inpatient (出院日期)")
-    admission_date: dt.date | None = None
-    diagnoses: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list, max_length=50)
-    special_disease: str | None = Field(default=None, min_length=1, max_length=32)
+    encounter_date: Day = Field(
+        description="Visit date, or discharge date for inpatient (出院日期); from 2000-01-01, "
+        "not after today (+08:00) — else `422 encounter_date_in_future`"
+    )
+    admission_date: Day | None = Field(default=None, description="Inpatient admission date 入院日期; not after today")
+    diagnoses: list[Annotated[Text, Field(min_length=1, max_length=16)]] = Field(default_factory=list, max_length=50)
+    special_disease: Text | None = Field(default=None, min_length=1, max_length=32)
     referral_id: uuid.UUID | None = None
     use_personal_account: bool = True
     items: list[FeeLineIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> "SettlementRequest":
+        if sum(round2(line.qty * line.unit_price) for line in self.items) > MAX_TOTAL:
+            raise _out_of_range(f"the encounter's total must be at most {MAX_TOTAL}")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> "SettlementRequest":
@@ -94,7 +145,21 @@ class SettlementRequest(BaseModel):
             raise ValueError("special_disease is required for med_type 14")
         if self.admission_date is not None and self.admission_date > self.encounter_date:
             raise ValueError("admission_date is after encounter_date")
+        if self.encounter_date < MIN_ENCOUNTER_DATE:
+            raise ValueError(f"encounter_date must not be before {MIN_ENCOUNTER_DATE.isoformat()}")
         return self
+
+
+def check_encounter_dates(request: SettlementRequest, now: dt.datetime) -> None:
+    """``422 encounter_date_in_future`` when the encounter (or admission) is after today in
+    +08:00 (api.md, Conventions, "Dates"): such a settlement would accumulate into a year
+    whose policy and accumulators nobody can yet read. Needs the app clock, so it is not a
+    schema validator; the service calls it before any rule."""
+    today = now.astimezone(CST).date()
+    if request.encounter_date > today:
+        raise EncounterDateInFuture("encounter_date", today)
+    if request.admission_date is not None and request.admission_date > today:
+        raise EncounterDateInFuture("admission_date", today)
 
 
 # --------------------------------------------------------------------------- responses

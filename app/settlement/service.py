@@ -41,7 +41,7 @@ from app.settlement.exceptions import (
     SettlementNotFound,
     SettlementRefused,
 )
-from app.settlement.schemas import SettlementRequest
+from app.settlement.schemas import SettlementRequest, check_encounter_dates
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,7 @@ class SettlementService:
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: PersonState
     ) -> tuple[Settlement, PolicyVersion]:
         """Reference data in one call, then the engine. Refusals raise."""
+        check_encounter_dates(request, self.clock())
         encounter = to_encounter(request)
         # The engine refuses an encounter without a valid insutype itself (not_insured,
         # validation_error); without one there is simply no policy to load.

@@ -120,12 +120,14 @@ async def test_get_person_views(admin_client, ops_client, make_client, region, d
     assert full["registrations"][0]["sites"] == ["C44190000001"]
     assert sorted(f["region"] for f in full["filings"]) == ["110100", "442000"]
 
-    masked = (await inst.get("/v1/persons/P1", params={"date": "2025-06-01"})).json()
+    # An institution reads a person only with the certno the patient presents (api.md).
+    problem(await inst.get("/v1/persons/P1", params={"date": "2025-06-01"}), 403, "credential_required")
+    masked = (await inst.get("/v1/persons/P1", params={"date": "2025-06-01", "certno": CERTNO})).json()
     assert masked["certno"] == "110105********002X" and masked["account_balance"] is None
     assert [e["insutype"] for e in masked["enrollments"]] == ["310"]
     assert [r["disease_code"] for r in masked["registrations"]] == ["M01600"]
     assert masked["filings"] == []
-    assert CERTNO not in (await inst.get("/v1/persons/P1")).text
+    assert CERTNO not in (await inst.get("/v1/persons/P1", params={"certno": CERTNO})).text
 
     admin_view = await admin_client.get("/v1/persons/P1")
     assert admin_view.status_code == 200 and admin_view.json()["certno"] == CERTNO
@@ -150,15 +152,20 @@ async def test_accumulators(admin_client, ops_client, make_client, region, db) -
         " ('P1', 2026, 'ci_base', 6973), ('P1', 2026, 'sa_paid', 0.5), ('P1', 2025, 'basic_paid', 99)"
     )
     inst = await make_client("institution", "H44190000001")
-    body = (await inst.get("/v1/persons/P1/accumulators", params={"year": 2026})).json()
+    problem(await inst.get("/v1/persons/P1/accumulators", params={"year": 2026}), 403, "credential_required")
+    body = (await inst.get("/v1/persons/P1/accumulators", params={"year": 2026, "certno": CERTNO})).json()
     assert body["basic_paid"] == "13937.00" and body["ci_base"] == "6973.00" and body["sa_paid"] == "0.50"
     assert body["deductible"] == {"outpatient": "100.00"}
     assert body["limit"] == {"general_outpatient": "0.00"}
     assert body["disease"] == {"M03900": "12.30"}
     assert body["aid_paid"] == "0.00"
-    assert (await inst.get("/v1/persons/P1/accumulators", params={"year": 2025})).json()["basic_paid"] == "99.00"
-    problem(await inst.get("/v1/persons/P9/accumulators"), 404, "person_not_found")
-    problem(await inst.get("/v1/persons/P1/accumulators", params={"year": 1999}), 422, "validation_error")
+    r = await inst.get("/v1/persons/P1/accumulators", params={"year": 2025, "certno": CERTNO})
+    assert r.json()["basic_paid"] == "99.00"
+    problem(await ops_client.get("/v1/persons/P9/accumulators"), 404, "person_not_found")
+    # for an institution an unknown person is indistinguishable from a wrong certno
+    problem(await inst.get("/v1/persons/P9/accumulators", params={"certno": CERTNO}), 403, "credential_required")
+    r = await inst.get("/v1/persons/P1/accumulators", params={"year": 1999, "certno": CERTNO})
+    problem(r, 422, "validation_error")
 
 
 async def test_money_as_json_number_is_exact(admin_client, region, db) -> None:

@@ -31,7 +31,8 @@ async def test_filings_create_and_list(ops, admin_client, h3, world):
     r = await admin_client.post(url, json=filing("442000", kind="temporary", valid_from="2026-05-01",
                                                   valid_to="2026-05-31"))
     assert r.status_code == 201, r.text
-    items = (await h3.get(url)).json()["items"]
+    problem(await h3.get(url), 403, "credential_required")  # an institution needs the patient's certno
+    items = (await h3.get(url, params={"certno": "11010519491231002X"})).json()["items"]
     assert [i["region"] for i in items] == ["110000", "442000"]
     items = (await ops.get(url, params={"date": "2026-06-01"})).json()["items"]
     assert [i["region"] for i in items] == ["110000"]
@@ -49,7 +50,8 @@ async def test_filing_refusals(ops, h3, world):
         {k: v for k, v in filing().items() if k != "valid_to"},
     ):
         problem(await ops.post(url, json=bad), 422, "validation_error")
-    problem(await h3.get("/v1/persons/NOBODY/cross-region-filings"), 404, "person_not_found")
+    problem(await ops.get("/v1/persons/NOBODY/cross-region-filings"), 404, "person_not_found")
+    problem(await h3.get("/v1/persons/NOBODY/cross-region-filings"), 403, "credential_required")
     assert await world.count("cross_region_filings") == 0
 
 
@@ -86,7 +88,7 @@ async def test_referral_refusals(h3, c1, p1, inst, world):
         problem(await h3.post("/v1/referrals", json=referral("R2", target)), 422, "referral_invalid")
     problem(await p1.post("/v1/referrals", json=referral("R2", H3)), 422, "referral_invalid")  # pharmacy refers
     closed = await inst(CLOSED)
-    problem(await closed.post("/v1/referrals", json=referral("R2", H1)), 422, "institution_inactive")
+    problem(await closed.post("/v1/referrals", json=referral("R2", H1)), 403, "institution_inactive")  # auth
     problem(await h3.post("/v1/referrals", json=referral("NOBODY", H1)), 404, "person_not_found")
     problem(await h3.post("/v1/referrals", json=referral("R2", H1, valid_from="2026-04-01")), 422, "validation_error")
     problem(await h3.post("/v1/referrals", json=referral("R2", H1, extra=True)), 422, "validation_error")

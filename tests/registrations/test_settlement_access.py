@@ -9,11 +9,13 @@ policy.md (tests/settlement/dongguan_390.json) or its Zhongshan copy
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from decimal import Decimal as D
 
 import pytest
 
+from app.kit.clock import CST
 from tests.helpers import problem
 from tests.registrations.world import C1_ZS, H2_ZS, ZS, add_person, registration
 from tests.world import C1, H1, H3, H3_BJ, H3_ZS, P1, accumulators, encounter
@@ -71,7 +73,9 @@ async def refer(client, person_id: str, to: str, *, valid_from="2026-03-01", val
 TOTALS_14 = ("total", "in_scope", "deductible", "basic_fund", "pool_self_pay", "over_cap", "critical_illness", "cash")
 
 
-async def test_special_disease_at_chosen_site_with_disease_limit(h3, c1, world):
+async def test_special_disease_at_chosen_site_with_disease_limit(h3, c1, world, monkeypatch):
+    # 2027-01-04 below must not be in the future (encounter_date_in_future comes first).
+    monkeypatch.setattr(world.app.state, "clock", lambda: dt.datetime(2027, 1, 31, 12, 0, tzinfo=CST), raising=False)
     await add_person(world, "SD1")
     await register(h3, "SD1", "M03900", [C1])  # certified by H3, chosen site the community C1
     # 14 at C1, M03900 高血压, 3000.00 of A drugs: rule 14 ratio 0.75, deductible 0 (annual, group special).

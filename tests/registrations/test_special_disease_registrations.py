@@ -101,7 +101,7 @@ async def test_refusal_codes(zs_hospital, zs_pharmacy, inst, ops, world):
     # who may certify: hospitals and community institutions, active; not ops, not pharmacies
     problem(await zs_pharmacy.post(url("ZS4"), json=registration("M03900", [C1_ZS])), 403, "certifier_not_allowed")
     closed = await inst(CLOSED_ZS)
-    problem(await closed.post(url("ZS4"), json=registration("M03900", [C1_ZS])), 422, "institution_inactive")
+    problem(await closed.post(url("ZS4"), json=registration("M03900", [C1_ZS])), 403, "institution_inactive")
     problem(await ops.post(url("ZS4"), json=registration("M03900", [C1_ZS])), 403, "forbidden")
     assert await world.count("special_disease_registrations") == 0
     assert await world.count("audit_log") == 0
@@ -132,7 +132,8 @@ async def test_list_with_date_and_paging(zs_hospital, ops, world):
     r = await ops.get(url("ZS6"))
     assert r.status_code == 200
     assert len(r.json()["items"]) == 3 and r.json()["next_cursor"] is None
-    r = await zs_hospital.get(url("ZS6"), params={"date": "2026-05-01"})
+    problem(await zs_hospital.get(url("ZS6"), params={"date": "2026-05-01"}), 403, "credential_required")
+    r = await zs_hospital.get(url("ZS6"), params={"date": "2026-05-01", "certno": "11010519491231002X"})
     assert sorted((i["disease_code"], i["sites"][0]) for i in r.json()["items"]) == [
         ("M01600", C1_ZS), ("M03900", H3_ZS)]
     # pages of one

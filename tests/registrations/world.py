@@ -53,7 +53,7 @@ async def insert_policy(db: TestDB, doc: dict[str, Any]) -> None:
 
 
 async def load_registration_world(db: TestDB) -> None:
-    """Dongguan (tests/settlement/world.py) plus Zhongshan institutions and policies."""
+    """Dongguan (tests/world.py) plus Zhongshan institutions and policies."""
     await load_world(db)
     for code, kind, level, active in (
         (C1_ZS, "community", 1, True),

@@ -172,7 +172,7 @@ async def test_amounts_as_json_numbers_are_exact(hospital, world):
         (lambda b: b.update(person_id=None, e_voucher_code="ev_short"), 422, "e_voucher_invalid"),
         (lambda b: b["items"][0].update(qty="1.23456"), 422, "validation_error"),
         (lambda b: b["items"][0].update(unit_price="1.1234567"), 422, "validation_error"),
-        (lambda b: b["items"][0].update(qty="0"), 422, "validation_error"),
+        (lambda b: b["items"][0].update(qty="0"), 422, "amount_out_of_range"),  # api.md: 0 < qty
         (lambda b: b["items"].append(dict(b["items"][0])), 422, "validation_error"),
         (lambda b: b.update(e_voucher_code="ev_x"), 422, "validation_error"),
         (lambda b: b.update(items=[]), 422, "validation_error"),
@@ -195,7 +195,7 @@ async def test_refusals_write_nothing(hospital, world, mutate, status, code):
 async def test_refusal_codes_for_institutions(closed_hospital, pharmacy, world):
     await add_person(world, "P001")
     r = await settle(closed_hospital, encounter("P001", [("DRUG_A", "1", "10.00")]))
-    problem(r, 422, "institution_inactive")
+    problem(r, 403, "institution_inactive")  # api.md: the key is refused in auth, before the body is read
     r = await settle(pharmacy, encounter("P001", [("DRUG_A", "1", "10.00")], med_type="21"))
     problem(r, 422, "med_type_not_allowed")
     assert await world.count("settlements") == 0
@@ -373,7 +373,7 @@ async def test_reference_changes_reach_the_next_settlement(hospital, admin_clien
     r = await admin_client.put("/v1/institutions/H44190000001",
                                json={"name": "x", "kind": "hospital", "level": 3, "region": "441900", "active": False})
     assert r.status_code == 200, r.text
-    problem(await hospital.post("/v1/settlements/preview", json=body), 422, "institution_inactive")
+    problem(await hospital.post("/v1/settlements/preview", json=body), 403, "institution_inactive")
 
 
 async def test_at_most_1000_lines(hospital, world):
