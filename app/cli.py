@@ -90,7 +90,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _print_keys(_load_demo(url, args.demo_persons))
         app = create_app(settings.model_copy(update={"database_url": url}))
         _say(f"serving on http://{args.host}:{args.port} (docs: /docs)")
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn keeps the handlers of app.kit.logging (JSON, request_id);
+        # access_log=False: the app writes its own access line (route template, caller).
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, lifespan="on")
     return 0
 
 
@@ -134,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         _say(f"invalid settings: {exc}")
         return 2
+    from app.kit.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)  # alembic and uvicorn lines too
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args, settings)

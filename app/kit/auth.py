@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.cache import GenerationCache, ReferenceGeneration, notify_reference_change
 from app.kit.errors import Forbidden, Unauthorized
+from app.kit.logging import bind_principal
 from app.kit.tables import api_keys
 
 Role = Literal["institution", "wallet", "ops", "admin"]
@@ -121,6 +122,7 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         cache = state.key_cache = GenerationCache(generation)
     principal = cache.get(digest, at)
     if principal is not None:
+        bind_principal(principal.key_id, principal.role, principal.institution_code)
         return principal
     # A short connection of its own, released at once: holding the request's
     # session (or a second pooled connection) for the whole request would let a
@@ -137,6 +139,7 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         raise Unauthorized()
     principal = Principal(key_id=row.key_id, role=row.role, institution_code=row.institution_code)
     cache.put(digest, principal, at)
+    bind_principal(principal.key_id, principal.role, principal.institution_code)
     return principal
 
 
