@@ -20,6 +20,7 @@ from app.kit.cache import ReferenceGeneration, ReferenceListener
 from app.kit.db import create_engine, create_sessionmaker, redact
 from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
+from app.kit.docs import install_docs
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
 from app.kit.routing import HotRoutes
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One-stop medical-insurance settlement 医保一站式结算",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc with local assets: app.kit.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     # Reference caches are disabled until the NOTIFY listener connects (if enabled).
@@ -171,5 +174,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise NotReady(f"Database schema is at {current or 'nothing'}, expected {head}.")
         return Readiness(status="ready", revision=head)
 
+    install_docs(app)
     _include_routers(app)
     return app
