@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
+from app.evouchers import ratelimit
 from app.kit import metrics
 from app.kit.auth import ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
@@ -92,6 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None
+    previous_limiter = ratelimit.LIMITER.attach(url)
     try:
         if settings.bootstrap_admin_key is not None:
             async with app.state.sessionmaker() as session, session.begin():
@@ -114,6 +116,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if listener is not None:
             await listener.stop()
         await app.state.held_connections.close()
+        await ratelimit.LIMITER.detach(previous_limiter)
         await engine.dispose()
         if embedded is not None:
             embedded.stop()

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
+import app.evouchers.tables  # noqa: F401 - the domain's tables join the metadata
 from app.kit.tables import metadata
 
 config = context.config

@@ -78,7 +78,7 @@ async def resolve_e_voucher(
     so two pharmacies racing one code queue here and the second sees it used.
     """
     limiter = limiter or ratelimit.LIMITER
-    admission = limiter.admit(institution_code, now)
+    admission = await limiter.admit(institution_code, now)
     if isinstance(admission, int):
         FAILURES.labels("rate_limited").inc()
         log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=admission)
@@ -92,7 +92,7 @@ async def resolve_e_voucher(
         log.info("e_voucher_refused", institution_code=institution_code, reason=exc.reason)
         raise
     finally:
-        if limiter.release(admission, now, failed=failed):
+        if await limiter.release(admission, now, failed=failed):
             log.warning(
                 "e_voucher_failure_limit_reached",
                 institution_code=institution_code,
