@@ -5,6 +5,7 @@ uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,6 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None
+    sampler: asyncio.Task[None] | None = None
     previous_limiter = ratelimit.LIMITER.attach(url)
     try:
         if settings.bootstrap_admin_key is not None:
@@ -111,8 +113,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 20, 20)
+        if metrics.multiprocess_mode():  # one of several workers (app.kit.metrics)
+            sampler = asyncio.create_task(metrics.sample_worker_forever())
         yield
     finally:
+        if sampler is not None:
+            sampler.cancel()
+            metrics.mark_worker_stopped()
         if listener is not None:
             await listener.stop()
         await app.state.held_connections.close()

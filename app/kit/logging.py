@@ -151,6 +151,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: IO[str] | 
     root.setLevel(max(numeric, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "alembic"):
         logging.getLogger(name).setLevel(numeric)
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(numeric, logging.WARNING))  # "setup plugin …"
     # Our own access line replaces uvicorn's (it names the route template and the caller).
     access = logging.getLogger("uvicorn.access")
     access.handlers, access.propagate, access.disabled = [], False, True
