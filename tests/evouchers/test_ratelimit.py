@@ -204,3 +204,21 @@ async def test_a_concurrent_burst_cannot_overshoot(pharmacy, world, fresh_limite
     for r in results:
         if r.status_code == 429:
             assert int(r.headers["retry-after"]) >= 1
+
+
+@pytest.mark.asyncio
+async def test_settlements_without_a_code_never_touch_the_limiter(pharmacy, world, fresh_limiter, monkeypatch):
+    """The limiter's two statements are paid only by requests that carry a code."""
+
+    async def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the limiter was consulted")
+
+    await add_person(world, "R1")
+    monkeypatch.setattr(fresh_limiter, "admit", refuse)
+    monkeypatch.setattr(fresh_limiter, "release", refuse)
+    body = purchase(new_code())
+    body.update(person_id="R1", e_voucher_code=None)
+    r = await settle(pharmacy, body, "by-person")
+    assert r.status_code == 201, r.text
+    assert (await preview(pharmacy, body)).status_code == 200
+    assert await world.fetchval("SELECT count(*) FROM e_voucher_attempts") == 0
