@@ -7,10 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /srv/medsettle
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml requirements.lock README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . \
+# The pinned, hash-checked versions of requirements.lock, then the package itself on top.
+RUN pip install --require-hashes -r requirements.lock \
+    && pip install --no-deps . \
     && useradd --system --uid 10001 --create-home --home-dir /home/medsettle medsettle \
     && mkdir -p /var/lib/medsettle \
     && chown medsettle:medsettle /var/lib/medsettle

@@ -77,21 +77,68 @@ def _print_keys(keys: dict[str, str]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from app.main import create_app
-
     if args.demo and settings.env == "production":
         _say("refusing --demo with MEDSETTLE_ENV=production (demo keys are well known)")
+        return 2
+    if args.workers < 1:
+        _say("--workers must be at least 1")
         return 2
     with database(settings) as url:
         _migrate(url)
         if args.demo:
             _print_keys(_load_demo(url, args.demo_persons))
-        app = create_app(settings.model_copy(update={"database_url": url}))
-        _say(f"serving on http://{args.host}:{args.port} (docs: /docs)")
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="on")
+        _say(f"serving on http://{args.host}:{args.port} (docs: /docs), {args.workers} worker(s)")
+        if args.workers == 1:
+            _serve_one(args, settings, url)
+        else:
+            _serve_workers(args, url)
     return 0
+
+
+def _serve_one(args: argparse.Namespace, settings: Settings, url: str) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    # log_config=None: uvicorn keeps the handlers of app.kit.logging (JSON, request_id);
+    # access_log=False: the app writes its own access line (route template, caller).
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, lifespan="on")
+
+
+def _serve_workers(args: argparse.Namespace, url: str) -> None:
+    """N uvicorn worker processes on one socket. Each builds the app from the environment
+    (``app.main:create_app``), so the database URL (possibly the embedded server's) goes
+    there; Prometheus multiprocess mode gets a fresh directory (app.kit.metrics)."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from app.kit.metrics import MULTIPROC_ENV
+
+    os.environ["MEDSETTLE_DATABASE_URL"] = url
+    own_dir = None
+    if os.environ.get(MULTIPROC_ENV):
+        _say(f"{MULTIPROC_ENV}={os.environ[MULTIPROC_ENV]} (given; it must be empty at start)")
+    else:
+        own_dir = tempfile.mkdtemp(prefix="medsettle-metrics-")
+        os.environ[MULTIPROC_ENV] = own_dir
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+        )
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--demo", action="store_true", help="load the demo world and print its API keys")
     serve.add_argument("--demo-persons", type=int, default=0, help="extra synthetic persons with --demo")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (each with its own pool; see docs/operations.md)"
+    )
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="apply migrations only")
     migrate.set_defaults(func=cmd_migrate)
@@ -134,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         _say(f"invalid settings: {exc}")
         return 2
+    from app.kit.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)  # alembic and uvicorn lines too
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args, settings)

@@ -5,6 +5,7 @@ uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
+from app.evouchers import ratelimit
 from app.kit import metrics
 from app.apikeys.repository import KeyStore, ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
@@ -21,6 +23,7 @@ from app.kit.db import create_engine, create_sessionmaker, redact
 from app.kit.dberrors import install_database_error_handlers
 from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
+from app.kit.docs import install_docs
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
 from app.kit.routing import operation_id
@@ -93,6 +96,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.held_connections = HeldConnections(engine, min(settings.db_held_connections, settings.db_pool_size))
     reference: ReferenceGeneration = app.state.reference
     listener = None
+    sampler: asyncio.Task[None] | None = None
+    previous_limiter = ratelimit.LIMITER.attach(url)
     try:
         if settings.bootstrap_admin_key is not None:
             async with app.state.sessionmaker() as session, session.begin():
@@ -110,11 +115,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 20, 20)
+        if metrics.multiprocess_mode():  # one of several workers (app.kit.metrics)
+            sampler = asyncio.create_task(metrics.sample_worker_forever())
         yield
     finally:
+        if sampler is not None:
+            sampler.cancel()
+            metrics.mark_worker_stopped()
         if listener is not None:
             await listener.stop()
         await app.state.held_connections.close()
+        await ratelimit.LIMITER.detach(previous_limiter)
         await engine.dispose()
         if embedded is not None:
             embedded.stop()
@@ -130,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # /docs and /redoc with local assets: app.kit.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes  # app.kit.routing.limit_body
@@ -176,5 +189,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise NotReady(f"Database schema is at {current or 'nothing'}, expected {head}.")
         return Readiness(status="ready", revision=head)
 
+    install_docs(app)
     _include_routers(app)
     return app

@@ -20,15 +20,26 @@ SQL (bench/grow.py) and the high-concurrency mix is measured again.
 
 The last line is ``settle/floor ratio: R (settle S/s, floor F/s, p99 P ms)``: R = S/F
 for the mix at the high concurrency; P is the service's p99 at the low concurrency.
+
+It cannot hang and leaves nothing behind: every wait for a child has a deadline (a
+phase's reply: its duration + ``--reply-timeout``) and a child's failure is reported
+with the tail of its stderr; on SIGTERM, SIGINT or any error every child (service,
+floor, load generator, each in its own process group) and the embedded PostgreSQL are
+stopped. Children also get SIGTERM from the kernel if this process dies without
+cleaning up (Linux ``PR_SET_PDEATHSIG``); the embedded PostgreSQL, a daemon, is
+stopped only by the cleanup.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -139,6 +150,61 @@ def find_postmaster(db_url: str) -> int | None:
         return None
 
 
+class Terminated(BaseException):
+    """SIGTERM (or SIGINT): unwind through every ``finally`` so the cleanup runs."""
+
+
+_deferring = 0
+_pending: list[str] = []
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    name = signal.Signals(signum).name
+    if _deferring:
+        _pending.append(name)
+        return
+    raise Terminated(name)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Any:
+    """SIGTERM and SIGINT wait until the block is over: whatever the block starts is
+    registered for the cleanup before a signal can unwind the stack. (A flag, not the
+    signal mask: children would inherit a blocked SIGTERM.)"""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            name = _pending[0]
+            _pending.clear()
+            raise Terminated(name)
+
+
+#: Every child process started, in order (all stopped by `cleanup`).
+CHILDREN: list[subprocess.Popen] = []
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_preexec() -> None:
+    """In the child, before exec: SIGTERM when this process dies (Linux), whatever the cause."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn(cmd: list[str], **kw: Any) -> subprocess.Popen:
+    """A child in a process group of its own (its whole group can be stopped, and a Ctrl-C
+    in the terminal reaches only this process, which then stops it), registered at once."""
+    with signals_deferred():
+        proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_child_preexec, **kw)
+        CHILDREN.append(proc)
+    return proc
+
+
 def wait_http(url: str, proc: subprocess.Popen, timeout: float, logfile: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,15 +227,27 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
-def stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
+def _signal_group(pgid: int, sig: int) -> None:
     try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
+    """SIGTERM to the child's whole process group, SIGKILL after ``timeout`` s; then make
+    sure nothing of the group is left (even when the child itself had already exited)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        _signal_group(proc.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM once continued
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+    _signal_group(proc.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -193,45 +271,65 @@ def start_uvicorn(name: str, factory: str, env: dict[str, str], path: str, workd
         "--workers", "1", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with open(logfile, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = spawn(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, proc, port, path, logfile)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc, 90, logfile)
     return server
 
 
 class LoadGen:
-    """bench/loadgen.py --serve as a child process: one JSON line in, one out."""
+    """bench/loadgen.py --serve as a child process: one JSON line in, one out, each reply
+    awaited with a deadline."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.stderr = open(workdir / "loadgen.log", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "bench" / "loadgen.py"), "--serve"],
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-        )
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.logfile = workdir / "loadgen.log"
+        with open(self.logfile, "wb") as err:
+            self.proc = spawn(
+                [sys.executable, str(REPO / "bench" / "loadgen.py"), "--serve"],
+                cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            )  # fmt: skip
+        self._buffer = b""
 
-    def call(self, **cmd: Any) -> dict[str, Any]:
+    def _failed(self, what: str, *, ended: bool = False) -> RuntimeError:
+        if ended:  # its output is closed: it is exiting, give it a moment to be reaped
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(2)
+        status = self.proc.poll()
+        state = f"exited with {status}" if status is not None else "still running"
+        return RuntimeError(f"load generator ({state}): {what}; its stderr:\n{tail(self.logfile)}")
+
+    def call(self, timeout: float, **cmd: Any) -> dict[str, Any]:
+        """Send one command; its reply within ``timeout`` s, else an error (the cleanup stops it)."""
         assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"load generator died:\n{tail(Path(self.stderr.name))}")
+        try:
+            self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            raise self._failed("could not send a command", ended=True) from None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._failed(f"no reply within {timeout:.0f} s to {cmd.get('op', 'a phase')}")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise self._failed("closed its output", ended=True)
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
     def close(self) -> None:
         try:
             if self.proc.poll() is None and self.proc.stdin:
-                self.proc.stdin.write('{"op": "quit"}\n')
+                self.proc.stdin.write(b'{"op": "quit"}\n')
                 self.proc.stdin.flush()
                 self.proc.wait(5)
         except (OSError, subprocess.TimeoutExpired):
             pass
         stop(self.proc)
-        self.stderr.close()
 
 
 # --------------------------------------------------------------------------- database
@@ -277,7 +375,11 @@ def open_database(workdir_parent: str | None) -> Database:
     root = tempfile.mkdtemp(prefix="msb", dir=workdir_parent or ("/tmp" if os.path.isdir("/tmp") else None))
     os.chmod(root, 0o755)
     log(f"embedded PostgreSQL in {root}")
-    embedded = start_embedded(root, delete_on_stop=True)
+    try:
+        embedded = start_embedded(root, delete_on_stop=True)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
 
     def cleanup() -> None:
         embedded.stop()
@@ -411,6 +513,7 @@ class Bench:
         all0, srv0 = machine_cpu_seconds(), cpu_seconds(server.proc.pid)
         pg0 = postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0
         run = self.loadgen.call(
+            duration + self.args.reply_timeout,
             url=server.url, workload=workload, concurrency=concurrency, duration=duration,
             client=self.args.client, latencies=True,
         )  # fmt: skip
@@ -455,7 +558,9 @@ class Bench:
             for workload in order:
                 if workload == "pharmacy_code":
                     count = int(6000 * self.args.duration) + 1000
-                    codes = self.loadgen.call(op="vouchers", url=server.url, workload=workload, count=count)["codes"]
+                    codes = self.loadgen.call(
+                        self.args.reply_timeout, op="vouchers", url=server.url, workload=workload, count=count
+                    )["codes"]
                     issue_vouchers(db_url, codes)
                 self.phase("service", workload, concurrency, self.args.duration, results[workload])
         return results
@@ -524,6 +629,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke test: 200 persons, 1 round of 2 s phases")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--keep-db", action="store_true", help="with MEDSETTLE_DATABASE_URL: keep the database (debugging)")
+    p.add_argument(
+        "--reply-timeout", type=float, default=120.0,
+        help="longest wait for the load generator beyond a phase's duration, and for its start (default 120 s)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     high, _, low = args.concurrency.partition(",")
     args.high, args.low = int(high), int(low or 4)
@@ -536,6 +645,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return run(args)
+    except Terminated as exc:
+        log(f"{exc}: stopped; children and database cleaned up")
+        return 128 + int(getattr(signal, str(exc), signal.SIGTERM))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(args: argparse.Namespace) -> int:
     started = time.time()
     workdir = Path(tempfile.mkdtemp(prefix="medsettle-bench-"))
     db: Database | None = None
@@ -544,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     out: list[str] = []
     report: dict[str, Any] = {"args": vars(args)}
     try:
-        db = open_database(None)
+        with signals_deferred():  # the database is named here before a signal can unwind
+            db = open_database(None)
         this_year = time.localtime().tm_year
         facts = prepare(db.url, args.persons, [this_year - 1, this_year])
         report["facts"] = facts
@@ -564,9 +686,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_http(f"http://127.0.0.1:{service.port}/readyz", service.proc, 30, service.logfile)
         floor = start_uvicorn("floor", "bench.floor_app:create_app", env, "/floor/settlements", workdir)
         log(f"service pid {service.proc.pid} on :{service.port}, floor pid {floor.proc.pid} on :{floor.port}")
-        loadgen = LoadGen(workdir)
+        loadgen = LoadGen(workdir, env)
         t0 = time.monotonic()
         loadgen.call(
+            args.reply_timeout,
             op="init", persons=args.persons, templates=args.templates, seed=20261123, tag=secrets.token_hex(3),
             host="127.0.0.1", urls=[service.url, floor.url],
         )  # fmt: skip
@@ -650,24 +773,27 @@ def cleanup(
     loadgen: LoadGen | None, service: Server | None, floor: Server | None, db: Database | None,
     args: argparse.Namespace, workdir: Path,
 ) -> None:  # fmt: skip
-    """Stop everything this run started, each step on its own: one failure must not leak the rest."""
-    steps: list[tuple[str, Any]] = [
-        ("load generator", loadgen.close if loadgen else None),
-        ("service", (lambda: stop(service.proc)) if service else None),
-        ("floor", (lambda: stop(floor.proc)) if floor else None),
-    ]
-    if db is not None and args.keep_db and os.environ.get("MEDSETTLE_DATABASE_URL"):
-        log(f"kept database {db.url}")
-    elif db is not None and db.cleanup is not None:
-        steps.append(("database", db.cleanup))
-    steps.append(("work directory", lambda: shutil.rmtree(workdir, ignore_errors=True)))
-    for name, step in steps:
-        if step is None:
-            continue
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - best effort, keep going
-            log(f"cleanup of {name} failed: {exc!r}")
+    """Stop everything this run started, each step on its own: one failure must not leak the
+    rest. SIGTERM and SIGINT wait until it is done (a second Ctrl-C must not leave the
+    embedded PostgreSQL running)."""
+    with signals_deferred():
+        steps: list[tuple[str, Any]] = [("load generator", loadgen.close if loadgen else None)]
+        # Every child, also one whose start was interrupted before it got a name here.
+        for proc in reversed(CHILDREN):
+            steps.append((f"child {proc.pid}", lambda proc=proc: stop(proc)))
+        if db is not None and args.keep_db and os.environ.get("MEDSETTLE_DATABASE_URL"):
+            log(f"kept database {db.url}")
+        elif db is not None and db.cleanup is not None:
+            steps.append(("database", db.cleanup))
+        steps.append(("work directory", lambda: shutil.rmtree(workdir, ignore_errors=True)))
+        for name, step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - best effort, keep going
+                log(f"cleanup of {name} failed: {exc!r}")
+        CHILDREN.clear()
 
 
 def summary(r: Result) -> dict[str, Any]:

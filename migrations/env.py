@@ -7,6 +7,7 @@ The URL comes from ``config.attributes["url"]`` (set by app.kit.migrate) or the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from alembic import context
@@ -19,6 +20,14 @@ from app.schema import metadata
 
 config = context.config
 target_metadata = metadata
+
+if not logging.getLogger().handlers:
+    # `alembic upgrade head` from the shell: the service's JSON lines (app.kit.logging).
+    # Inside the service (medsettle migrate/serve) logging is already configured.
+    from app.kit.logging import configure_logging
+
+    configure_logging(os.environ.get("MEDSETTLE_LOG_LEVEL", "INFO"),
+                      os.environ.get("MEDSETTLE_LOG_JSON", "true").lower() not in ("0", "false", "no"))
 
 
 def _url() -> str:
@@ -43,7 +52,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_url(), poolclass=pool.NullPool)
+    engine = create_async_engine(_url(), poolclass=pool.NullPool, hide_parameters=True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

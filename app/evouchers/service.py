@@ -70,7 +70,7 @@ async def voucher_attempt(
     `EVoucherRefused` raised inside counts as one failure (see `ratelimit`). Both ways
     a settlement resolves a code (the optimistic read and the locked one) go through it."""
     limiter = limiter or ratelimit.LIMITER
-    admission = limiter.admit(institution_code, now)
+    admission = await limiter.admit(institution_code, now)
     if isinstance(admission, int):
         FAILURES.labels("rate_limited").inc()
         log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=admission)
@@ -84,7 +84,7 @@ async def voucher_attempt(
         log.info("e_voucher_refused", institution_code=institution_code, reason=exc.reason)
         raise
     finally:
-        if limiter.release(admission, now, failed=failed):
+        if await limiter.release(admission, now, failed=failed):
             log.warning(
                 "e_voucher_failure_limit_reached",
                 institution_code=institution_code,

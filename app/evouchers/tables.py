@@ -7,17 +7,20 @@ itself is owned by the migrations; tests/kit/test_migrations.py checks these mat
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
+    Identity,
     Index,
     LargeBinary,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 
 
-from app.kit.tables import metadata
+from app.kit.tables import Timestamp, metadata
 
 e_vouchers = Table(
     "e_vouchers",
@@ -29,4 +32,18 @@ e_vouchers = Table(
     Column("consumed_by", UUID(as_uuid=True), nullable=True),
     Column("consumed_at", DateTime(timezone=True), nullable=True),
     Index("e_vouchers_expires_at", "expires_at"),
+)
+
+#: E-voucher attempts per institution, for the failure limiter shared by every worker
+#: process (app.evouchers.ratelimit). A row is an attempt in flight (``failed_at`` NULL)
+#: or a failed one; successful attempts are deleted when they end. Written outside the
+#: request's transaction, so a refusal that rolls the settlement back still counts.
+e_voucher_attempts = Table(
+    "e_voucher_attempts",
+    metadata,
+    Column("attempt_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("institution_code", Text, nullable=False),
+    Timestamp("started_at", default_now=False),
+    Timestamp("failed_at", nullable=True, default_now=False),
+    Index("ix_e_voucher_attempts_institution_code_failed_at", "institution_code", "failed_at"),
 )

@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.kit.cache import GenerationCache, ReferenceGeneration
 from app.kit.errors import Forbidden, Unauthorized
+from app.kit.logging import bind_principal
 
 Role = Literal["institution", "wallet", "ops", "admin"]
 ROLES: tuple[str, ...] = ("institution", "wallet", "ops", "admin")
@@ -103,6 +104,7 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         cache = state.key_cache = GenerationCache(generation)
     principal = cache.get(digest, at)
     if principal is not None:
+        bind_principal(principal.key_id, principal.role, principal.institution_code)
         if not principal.institution_active:
             raise InstitutionInactive()
         return principal
@@ -118,6 +120,7 @@ async def principal_for_key(state: Any, key: str) -> Principal:
         institution_active=row.institution_code is None or bool(row.institution_active),
     )
     cache.put(digest, principal, at)
+    bind_principal(principal.key_id, principal.role, principal.institution_code)
     if not principal.institution_active:
         raise InstitutionInactive()
     return principal

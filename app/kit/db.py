@@ -84,6 +84,9 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         # invalidates on disconnect errors; the raw hot path invalidates itself).
         pool_pre_ping=False,
         pool_recycle=POOL_RECYCLE_SECONDS,
+        # Never put bound values (names, certno, key digests) into exception texts and
+        # so into logs (docs/operations.md, "Logs").
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 # Bounded waits: a settlement queued behind the same person (or an

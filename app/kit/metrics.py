@@ -1,11 +1,49 @@
-"""Prometheus metrics: requests by method, route template and status; latency histogram."""
+"""Prometheus metrics: requests by method, route template and status; latency histogram;
+the process and the garbage collector.
+
+One process (the default): the metrics live in ``REGISTRY``, with the standard process
+and GC collectors. Several worker processes (``medsettle serve --workers N``):
+``PROMETHEUS_MULTIPROC_DIR`` is set before the workers start, every counter and
+histogram is kept in a file there (prometheus_client's multiprocess mode), and
+``GET /metrics`` — whichever worker answers — adds up the files of all workers. The
+process and GC figures cannot be added up; each worker publishes its own as gauges
+labelled with its ``pid`` (refreshed every `SAMPLE_SECONDS` and on every scrape).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
+
+#: Set by ``medsettle serve --workers N`` (N > 1) to a fresh directory.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: How often each worker refreshes its process and GC gauges in multiprocess mode.
+SAMPLE_SECONDS = 10.0
+
+
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+if not multiprocess_mode():
+    ProcessCollector(registry=REGISTRY)
+    GCCollector(registry=REGISTRY)
 
 REQUESTS = Counter(
     "medsettle_http_requests_total",
@@ -28,16 +66,68 @@ def observe(method: str, route: str, status: int, seconds: float) -> None:
     LATENCY.labels(*labels).observe(seconds)
 
 
+# ---------------------------------------------------------------- several workers
+
+_worker_gauges: dict[str, Gauge] = {}
+
+
+def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+    gauge = _worker_gauges.get(name)
+    if gauge is None:
+        # "liveall": one series per live worker (pid label); a worker's series go when it
+        # stops (mark_worker_stopped).
+        gauge = _worker_gauges[name] = Gauge(name, documentation, labels, registry=None, multiprocess_mode="liveall")
+    return gauge
+
+
+def sample_worker() -> None:
+    """Copy this process's process and GC figures into its pid-labelled gauges."""
+    if not multiprocess_mode():
+        return
+    for collector in (PROCESS_COLLECTOR, GC_COLLECTOR):
+        for family in collector.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                labels = tuple(sorted(sample.labels))
+                gauge = _gauge(sample.name, family.documentation + " (per worker)", labels)
+                (gauge.labels(**sample.labels) if labels else gauge).set(sample.value)
+
+
+async def sample_worker_forever() -> None:
+    """Every worker, in multiprocess mode: keep the process and GC gauges fresh."""
+    while True:
+        sample_worker()
+        await asyncio.sleep(SAMPLE_SECONDS)
+
+
+def mark_worker_stopped() -> None:
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(os.getpid())
+
+
+def exposition() -> bytes:
+    if not multiprocess_mode():
+        return generate_latest(REGISTRY)
+    sample_worker()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
 router = APIRouter(tags=["operations"])
 
 
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
-    description="Request counts and latency histograms by method, route template and status "
-    "(Prometheus text exposition format).",
+    description="Request counts and latency histograms by method, route template and status, process and "
+    "garbage-collector figures (Prometheus text exposition format). With several worker processes the "
+    "counters and histograms are the sums over all workers, whichever answers; process and GC figures are "
+    "per worker (label `pid`).",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
 )
 async def metrics_endpoint() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -32,11 +32,11 @@ class FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def fresh_limiter() -> Iterator[ratelimit.FailureLimiter]:
-    """Every test starts (and leaves) with no failures counted."""
-    ratelimit.reset()
+async def fresh_limiter(app, db) -> AsyncIterator[ratelimit.FailureLimiter]:
+    """Every test starts (and leaves) with no failures counted (the attempts are in PostgreSQL)."""
+    await ratelimit.reset()
     yield ratelimit.LIMITER
-    ratelimit.reset()
+    await ratelimit.reset()
 
 
 _MISSING = object()

@@ -88,7 +88,7 @@ async def test_codes_never_reach_the_logs(wallet, pharmacy, world, clock, fresh_
         def broken_clock():
             raise RuntimeError("clock failure")
 
-        fresh_limiter.reset()
+        await fresh_limiter.reset()
         app.state.clock = broken_clock
         try:
             r = await settle(pharmacy, purchase(expired, encounter_id="E9"), "k-9")

@@ -25,46 +25,79 @@ def at(seconds: float) -> dt.datetime:
 # ---------------------------------------------------------------------------- the limiter alone
 
 
-def fail(limiter: FailureLimiter, inst: str, t: dt.datetime) -> None:
-    admission = limiter.admit(inst, t)
+async def fail(limiter: FailureLimiter, inst: str, t: dt.datetime) -> None:
+    admission = await limiter.admit(inst, t)
     assert not isinstance(admission, int), admission
-    limiter.release(admission, t, failed=True)
+    await limiter.release(admission, t, failed=True)
 
 
-def test_sliding_window_and_retry_after():
-    limiter = FailureLimiter(limit=3, window_seconds=60)
-    fail(limiter, "P1", at(0))
-    fail(limiter, "P1", at(10))
-    fail(limiter, "P1", at(20))
-    assert limiter.admit("P1", at(20)) == 40  # the failure at 0 leaves the window at 60
-    assert limiter.admit("P1", at(59.5)) == 1
-    assert limiter.failures("P1", at(59.5)) == 3
-    assert not isinstance(limiter.admit("OTHER", at(30)), int)  # per institution
-    ok = limiter.admit("P1", at(60))  # sliding: one place is free again
+@pytest.fixture
+async def limiter_of(app):  # type: ignore[no-untyped-def]
+    """Limiters with their own limits on the app's database (the table is emptied per test)."""
+    made: list[FailureLimiter] = []
+
+    def make(limit: int, window: int) -> FailureLimiter:
+        made.append(FailureLimiter(limit=limit, window_seconds=window, dsn=app.state.database_url))
+        return made[-1]
+
+    yield make
+    for limiter in made:
+        await limiter.close()
+
+
+async def test_sliding_window_and_retry_after(limiter_of):
+    limiter = limiter_of(3, 60)
+    await fail(limiter, "P1", at(0))
+    await fail(limiter, "P1", at(10))
+    await fail(limiter, "P1", at(20))
+    assert await limiter.admit("P1", at(20)) == 40  # the failure at 0 leaves the window at 60: 60 - 20
+    assert await limiter.admit("P1", at(59.5)) == 1  # ceil(60 - 59.5)
+    assert await limiter.failures("P1", at(59.5)) == 3
+    assert not isinstance(await limiter.admit("OTHER", at(30)), int)  # per institution
+    ok = await limiter.admit("P1", at(60))  # sliding: one place is free again
     assert not isinstance(ok, int)
-    limiter.release(ok, at(60), failed=True)
-    assert limiter.admit("P1", at(60)) == 10  # now the failure at 10 is the oldest
-    assert limiter.failures("P1", at(200)) == 0
+    await limiter.release(ok, at(60), failed=True)
+    assert await limiter.admit("P1", at(60)) == 10  # now the failure at 10 is the oldest: 10 + 60 - 60
+    assert await limiter.failures("P1", at(200)) == 0
 
 
-def test_successes_do_not_count_and_in_flight_attempts_do():
-    limiter = FailureLimiter(limit=2, window_seconds=60)
+async def test_successes_do_not_count_and_in_flight_attempts_do(limiter_of):
+    limiter = limiter_of(2, 60)
     for _ in range(10):
-        a = limiter.admit("P1", at(0))
+        a = await limiter.admit("P1", at(0))
         assert not isinstance(a, int)
-        limiter.release(a, at(0), failed=False)
-    assert limiter.failures("P1", at(0)) == 0
+        await limiter.release(a, at(0), failed=False)
+    assert await limiter.failures("P1", at(0)) == 0
     # Concurrent guesses: places are reserved at admission, so a burst cannot overshoot.
-    a1, a2 = limiter.admit("P1", at(0)), limiter.admit("P1", at(0))
+    a1, a2 = await limiter.admit("P1", at(0)), await limiter.admit("P1", at(0))
     assert not isinstance(a1, int) and not isinstance(a2, int)
-    assert limiter.admit("P1", at(0)) == 1
-    limiter.release(a1, at(1), failed=True)
-    assert limiter.release(a2, at(2), failed=True) is True  # the limit is reached
-    assert limiter.release(a2, at(2), failed=True) is False  # released once only
-    assert limiter.failures("P1", at(2)) == 2
-    assert limiter.admit("P1", at(2)) == 59
-    limiter.reset()
-    assert limiter.failures("P1", at(2)) == 0
+    assert await limiter.admit("P1", at(0)) == 1
+    assert await limiter.release(a1, at(1), failed=True) is False  # 1 of 2
+    assert await limiter.release(a2, at(2), failed=True) is True  # the limit is reached
+    assert await limiter.release(a2, at(2), failed=True) is False  # released once only
+    assert await limiter.failures("P1", at(2)) == 2
+    assert await limiter.admit("P1", at(2)) == 59  # the failure at 1 leaves at 61
+    await limiter.reset()
+    assert await limiter.failures("P1", at(2)) == 0
+
+
+async def test_an_attempt_whose_process_died_stops_counting(limiter_of):
+    """An admission never released (its worker was killed) holds its place for STALE_SECONDS only."""
+    limiter = limiter_of(1, 60)
+    assert not isinstance(await limiter.admit("P1", at(0)), int)  # never released
+    assert await limiter.admit("P1", at(ratelimit.STALE_SECONDS - 1)) == 1
+    assert not isinstance(await limiter.admit("P1", at(ratelimit.STALE_SECONDS)), int)
+
+
+async def test_admissions_from_many_connections_never_exceed_the_limit(limiter_of):
+    """Each admit is its own statement on its own pooled connection, as from several workers."""
+    limiter = limiter_of(5, 60)
+    results = await asyncio.gather(*(limiter.admit("P1", at(0)) for _ in range(30)))
+    admitted = [r for r in results if not isinstance(r, int)]
+    assert len(admitted) == 5 and results.count(1) == 25
+    for a in admitted:
+        await limiter.release(a, at(1), failed=True)
+    assert await limiter.failures("P1", at(1)) == 5
 
 
 def test_limits_from_the_environment(monkeypatch):
@@ -108,7 +141,7 @@ async def test_429_after_too_many_failures(wallet, pharmacy, pharmacy2, world, c
     problem(await preview(pharmacy, purchase(code)), 429, "too_many_attempts")
     assert await world.fetchval("SELECT consumed_by FROM e_vouchers") is None
     # Refusals are not failures: they do not extend the lock-out.
-    assert fresh_limiter.failures(pharmacy.institution_code, clock()) == limit
+    assert await fresh_limiter.failures(pharmacy.institution_code, clock()) == limit
     assert await metric(pharmacy, "medsettle_e_voucher_failures_total", reason="rate_limited") == limited_before + 3
 
     # Another pharmacy is not affected.
@@ -142,7 +175,7 @@ async def test_a_replay_is_not_an_attempt(wallet, pharmacy, world, clock, fresh_
         r = await settle(pharmacy, purchase(code), "k-1")
         assert r.status_code == 201 and r.headers["idempotent-replayed"] == "true"
         assert r.json() == first.json()
-    assert fresh_limiter.failures(pharmacy.institution_code, clock()) == 0
+    assert await fresh_limiter.failures(pharmacy.institution_code, clock()) == 0
 
 
 @pytest.mark.asyncio
@@ -167,7 +200,25 @@ async def test_a_concurrent_burst_cannot_overshoot(pharmacy, world, fresh_limite
     codes = [r.json()["code"] for r in results]
     assert codes.count("e_voucher_invalid") <= limit
     assert codes.count("e_voucher_invalid") + codes.count("too_many_attempts") == limit + 10
-    assert fresh_limiter.failures(pharmacy.institution_code, world.app.state.clock()) <= limit
+    assert await fresh_limiter.failures(pharmacy.institution_code, world.app.state.clock()) <= limit
     for r in results:
         if r.status_code == 429:
             assert int(r.headers["retry-after"]) >= 1
+
+
+@pytest.mark.asyncio
+async def test_settlements_without_a_code_never_touch_the_limiter(pharmacy, world, fresh_limiter, monkeypatch):
+    """The limiter's two statements are paid only by requests that carry a code."""
+
+    async def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the limiter was consulted")
+
+    await add_person(world, "R1")
+    monkeypatch.setattr(fresh_limiter, "admit", refuse)
+    monkeypatch.setattr(fresh_limiter, "release", refuse)
+    body = purchase(new_code())
+    body.update(person_id="R1", e_voucher_code=None)
+    r = await settle(pharmacy, body, "by-person")
+    assert r.status_code == 201, r.text
+    assert (await preview(pharmacy, body)).status_code == 200
+    assert await world.fetchval("SELECT count(*) FROM e_voucher_attempts") == 0

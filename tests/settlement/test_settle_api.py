@@ -189,7 +189,12 @@ async def test_refusals_write_nothing(hospital, world, mutate, status, code):
     body_json = problem(r, status, code)
     assert "P001" not in r.text and "NOBODY" not in r.text  # no personal data echoed
     assert body_json["detail"]
-    assert await world.counts() == before
+    after = await world.counts()
+    # The only row a refusal leaves: a refused e-voucher code counts as a failed attempt
+    # for the brute-force limiter (app.evouchers.ratelimit), outside the settlement's transaction.
+    failed_codes = after.pop("e_voucher_attempts", 0) - before.pop("e_voucher_attempts", 0)
+    assert failed_codes == (1 if code == "e_voucher_invalid" else 0)
+    assert after == before
 
 
 async def test_refusal_codes_for_institutions(closed_hospital, pharmacy, world):
