@@ -67,6 +67,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.settlement.router import router as settlement_router
 
     app.include_router(settlement_router)
+    from app.settlement.slip_router import router as slip_router
+
+    app.include_router(slip_router)
     from app.registrations.router import router as registrations_router
 
     app.include_router(registrations_router)
