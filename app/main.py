@@ -175,4 +175,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Readiness(status="ready", revision=head)
 
     _include_routers(app)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """Every schema property described, code tables as enums (app.kit.openapi_docs)."""
+    from app.kit.openapi_docs import complete
+
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
