@@ -122,3 +122,20 @@ async def test_request_example_succeeds_on_the_demo_world(app, demo_world, metho
         headers = {"Idempotency-Key": "example-1"} if (method, path) == ("POST", "/v1/settlements") else {}
         r = await client.request(method, url, json=example, headers=headers)
     assert 200 <= r.status_code < 300, f"{method} {url}: {r.status_code} {r.text[:500]}"
+
+
+def test_integration_guide_lists_every_error_code() -> None:
+    """docs/his-integration.md tells a vendor what to do about every code the API documents."""
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "his-integration.md").read_text("utf-8")
+    codes = {
+        code
+        for ops in SPEC["paths"].values()
+        for op in ops.values()
+        for status, response in op["responses"].items()
+        if status.startswith(("4", "5"))
+        for code in re.findall(r"`([a-z_]+)`", response.get("description", ""))
+    }
+    assert len(codes) > 30
+    assert sorted(c for c in codes if f"`{c}`" not in guide) == []
