@@ -244,3 +244,15 @@ async def test_html_renders_in_chromium(hospital, paper, size):
         red = sum(1 for p in pixels if p[0] > 150 and p[1] < 60 and p[2] < 60)
     assert dark > 5000  # text and rules were drawn (a blank page has none)
     assert red > 200  # the 已撤销 stamp
+
+
+def test_the_slip_ships_in_the_package() -> None:
+    """A non-editable install (the Dockerfile's `pip install .`) carries the slip and its template."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[2]
+    assert "app.settlement" in find_packages(str(root), include=["app*"])
+    data = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["package-data"]["app"]
+    assert [p for pattern in data for p in (root / "app").glob(pattern)] == [root / "app/settlement/templates/slip.html"]
