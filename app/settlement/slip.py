@@ -152,6 +152,13 @@ def _group_label(name: str) -> str:
     return name
 
 
+def _chinese(explanation: str) -> str:
+    """The engine names aid categories by their API codes; the patient reads them in Chinese."""
+    for code, name in AID_CATEGORIES.items():
+        explanation = explanation.replace(code, name)
+    return explanation
+
+
 def build_slip(
     settlement: Mapping[str, Any],
     *,
@@ -215,7 +222,7 @@ def build_slip(
     ]
     for line in settlement["funds"]:
         name = FUND_NAMES.get(line["fund"], line["fund"])
-        policy_rows.append((f"{name} {line['fund_pay_type']}", line["basis"], line["amount"], line["explanation"]))
+        policy_rows.append((f"{name} {line['fund_pay_type']}", line["basis"], line["amount"], _chinese(line["explanation"])))
 
     ci_name = "职工大额医疗费用补助" if insutype == "310" else "城乡居民大病保险"
     payments = [

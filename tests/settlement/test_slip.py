@@ -186,6 +186,11 @@ async def test_pdf_contains_every_amount_and_reversal(hospital, ops):
         assert line["amount"] in text
     assert capital_amount(__import__("decimal").Decimal(t["fund_total"])) in text.replace(" ", "")
     assert "最低生活保障对象" in text and "已撤销" not in text
+    # policy items: every fund line's explanation, its aid category in Chinese
+    page = cells((await ops.get(f"/v1/settlements/{s['settlement_id']}/slip")).text)
+    aid = next(line for line in s["funds"] if line["fund"] == "medical_aid")
+    assert "minimum_living" in aid["explanation"]
+    assert aid["explanation"].replace("minimum_living", "最低生活保障对象") in page
 
     # Accept: application/pdf works as ?format=pdf; A5 is A5 (148 × 210 mm = 419.53 × 595.28 pt)
     r = await hospital.get(f"/v1/settlements/{s['settlement_id']}/slip?paper=A5", headers={"Accept": "application/pdf"})
@@ -246,7 +251,7 @@ async def test_html_renders_in_chromium(hospital, paper, size):
     assert red > 200  # the 已撤销 stamp
 
 
-def test_the_slip_ships_in_the_package() -> None:
+async def test_the_slip_ships_in_the_package() -> None:
     """A non-editable install (the Dockerfile's `pip install .`) carries the slip and its template."""
     import tomllib
 

@@ -86,7 +86,7 @@ class _Base:
 
     def _delay(self, attempt: int, error: MedsettleError) -> float:
         """Exponential backoff with jitter, never shorter than the server's Retry-After."""
-        delay = self.backoff * (2**attempt) + random.uniform(0, self.backoff)
+        delay: float = self.backoff * (2**attempt) + random.uniform(0, self.backoff)
         return min(max(delay, error.retry_after or 0.0), self.max_delay)
 
     # ---- what each method sends
