@@ -29,9 +29,26 @@ PDF = "application/pdf"
 
 
 def _wants_pdf(format_: str | None, accept: str | None) -> bool:
+    """``?format=`` decides; else the PDF when ``Accept`` names it at least as high as HTML
+    (q-values; a browser's ``text/html,…,*/*;q=0.8`` gets the page)."""
     if format_ is not None:
         return format_ == "pdf"
-    return accept is not None and PDF in accept.lower()
+    if not accept:
+        return False
+    q: dict[str, float] = {}
+    for part in accept.lower().split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        weight = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    weight = float(param[2:])
+                except ValueError:
+                    weight = 0.0
+        q[media] = max(q.get(media, 0.0), weight)
+    pdf = q.get(PDF, 0.0)
+    html = max(q.get("text/html", 0.0), q.get("text/*", 0.0), q.get("*/*", 0.0))
+    return pdf > 0 and pdf >= html
 
 
 async def load_slip(

@@ -164,6 +164,10 @@ async def test_balance_is_not_guessed_after_the_person_was_rewritten(hospital, a
     assert "余额以查询为准" in text and "5000" not in text
 
 
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(PDFTOTEXT is None and os.environ.get("CI") != "true", reason="poppler-utils is not installed")
 async def test_pdf_contains_every_amount_and_reversal(hospital, ops):
     s = await settle(hospital, body(POOR, "ZY-SLIP-1", "21", INPATIENT_ITEMS, "2026-11-25"), "slip-pdf")
     t = s["totals"]
@@ -261,3 +265,23 @@ async def test_the_slip_ships_in_the_package() -> None:
     assert "app.settlement" in find_packages(str(root), include=["app*"])
     data = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["package-data"]["app"]
     assert [p for pattern in data for p in (root / "app").glob(pattern)] == [root / "app/settlement/templates/slip.html"]
+
+
+@pytest.mark.parametrize(
+    ("format_", "accept", "pdf"),
+    [
+        (None, None, False),
+        (None, "application/pdf", True),
+        (None, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),  # a browser
+        (None, "application/pdf, */*", True),  # named beats the wildcard
+        (None, "text/html, application/pdf;q=0.5", False),
+        (None, "text/html;q=0.5, application/pdf", True),
+        (None, "application/pdf;q=0", False),
+        ("html", "application/pdf", False),  # ?format= decides
+        ("pdf", "text/html", True),
+    ],
+)
+async def test_format_negotiation(format_, accept, pdf) -> None:
+    from app.settlement.slip_router import _wants_pdf
+
+    assert _wants_pdf(format_, accept) is pdf
