@@ -139,3 +139,14 @@ def test_integration_guide_lists_every_error_code() -> None:
     }
     assert len(codes) > 30
     assert sorted(c for c in codes if f"`{c}`" not in guide) == []
+
+
+def test_every_parameter_is_described() -> None:
+    missing = [
+        f"{method.upper()} {path} {p['name']}"
+        for path, ops in SPEC["paths"].items()
+        for method, op in ops.items()
+        for p in op.get("parameters", [])
+        if not p.get("description")
+    ]
+    assert missing == []

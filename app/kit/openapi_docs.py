@@ -194,6 +194,15 @@ GLOSSARY: dict[str, str] = {
     "superseded_by": "The version that replaced it 替代版本",
 }
 
+#: Path and query parameters, where the route does not describe them.
+PARAMETERS: dict[str, str] = {
+    "date_from": "First encounter date 开始日期 (inclusive)",
+    "date_to": "Last encounter date 结束日期 (inclusive)",
+    "limit": "Page size 每页条数 (≤ 500)",
+    "cursor": "`next_cursor` of the previous page 翻页游标",
+    "referral_id": "Referral id 转诊ID",
+}
+
 #: Where one name means something else in one schema.
 OVERRIDES: dict[tuple[str, str], str] = {
     ("Problem", "type"): "URI of the problem type 问题类型 (RFC 9457)",
@@ -289,8 +298,16 @@ def _model_examples() -> dict[str, Any]:
 def complete(spec: dict[str, Any]) -> dict[str, Any]:
     """Fill every schema property's missing description; document code tables (in place)."""
     examples = _model_examples()
-    for operations in spec.get("paths", {}).values():
+    for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                name = parameter["name"]
+                if "description" not in parameter:
+                    text = PARAMETERS.get(name) or GLOSSARY.get(name)
+                    if name == "code":
+                        text = "Institution code 定点医药机构编号" if path.startswith("/v1/institutions") else "Catalog code 医保目录编码"
+                    if text is not None:
+                        parameter["description"] = text
             content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
             name = content.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
             if "example" in content and name in examples:
