@@ -329,7 +329,8 @@ def render_html(slip: Slip, paper: str = "A4") -> str:
     )
     return template.substitute(
         paper=paper,
-        base_size="10.5pt" if paper == "A4" else "8pt",
+        base_size="9.5pt" if paper == "A4" else "6.5pt",
+        margin="8mm" if paper == "A4" else "6mm",
         font=font,
         title=html.escape(slip.title),
         reversed_class="reversed" if slip.reversed else "",
