@@ -362,7 +362,7 @@ def render_pdf(slip: Slip, paper: str = "A4") -> bytes:
     from fpdf.fonts import FontFace
 
     a5 = paper == "A5"
-    size = 7.0 if a5 else 9.5
+    size = 6.0 if a5 else 9.5
     line = size * 0.4
     pdf = FPDF(orientation="P", unit="mm", format=(148, 210) if a5 else (210, 297))
     pdf.set_title(slip.title)

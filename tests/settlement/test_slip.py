@@ -78,6 +78,14 @@ def pdf_text(pdf: bytes) -> str:
         return subprocess.run(["pdftotext", "-layout", f.name, "-"], check=True, capture_output=True, text=True).stdout
 
 
+def pdf_pages(pdf: bytes) -> int:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        info = subprocess.run(["pdfinfo", f.name], check=True, capture_output=True, text=True).stdout
+    return int(re.search(r"Pages:\s+(\d+)", info).group(1))
+
+
 def cells(html: str) -> str:
     """The page's text, tags removed (the font data URI dropped)."""
     html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
@@ -179,7 +187,7 @@ async def test_pdf_contains_every_amount_and_reversal(hospital, ops):
     assert s["totals"]["medical_aid"] != "0.00"  # 低保: medical aid paid too
 
     r = await ops.get(f"/v1/settlements/{s['settlement_id']}/slip?format=pdf")
-    assert r.status_code == 200
+    assert r.status_code == 200 and pdf_pages(r.content) == 1
     assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF-")
     text = pdf_text(r.content)
     assert "东莞市基本医疗保险一站式结算单" in text
@@ -200,6 +208,7 @@ async def test_pdf_contains_every_amount_and_reversal(hospital, ops):
     r = await hospital.get(f"/v1/settlements/{s['settlement_id']}/slip?paper=A5", headers={"Accept": "application/pdf"})
     assert r.headers["content-type"] == "application/pdf"
     assert b"/MediaBox [0 0 419.53 595.28]" in r.content
+    assert pdf_pages(r.content) == 1
     a5 = pdf_text(r.content)
     assert t["fund_total"] in a5 and t["personal_total"] in a5
 
