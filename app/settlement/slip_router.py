@@ -119,7 +119,7 @@ async def load_slip(
                 PDF: {"schema": {"type": "string", "format": "binary"}},
             },
         },
-        **problem_responses(401, 403, (404, "settlement_not_found"), (422, "validation_error")),
+        **problem_responses(401, 403, (403, "institution_inactive"), (404, "settlement_not_found"), (422, "validation_error")),
     },
 )
 async def get_slip(

@@ -306,3 +306,4 @@ async def test_format_negotiation(format_, accept, pdf) -> None:
     from app.settlement.slip_router import _wants_pdf
 
     assert _wants_pdf(format_, accept) is pdf
+
