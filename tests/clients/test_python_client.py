@@ -113,6 +113,10 @@ async def test_sync_client_vendor_flow(hospital_client, live_url, demo_world):
     assert got.totals.fund_total == Decimal("5.00") and got.items[1].category == "C"
     page = client.list_settlements(person_id=EMPLOYEE)
     assert [s.settlement_id for s in page.items] == [settled.settlement_id] and page.next_cursor is None
+    second = client.settle(request("MZ-CLIENT-3"))
+    # pages of one: the iterator follows next_cursor to the end
+    assert [s.settlement_id for s in client.iter_settlements(person_id=EMPLOYEE, limit=1)] == [
+        settled.settlement_id, second.settlement_id]  # fmt: skip
 
     html = client.slip(settled.settlement_id).decode("utf-8")
     assert "一站式结算单" in html and "伍元整" in html  # fund total 5.00 in capitals
@@ -163,6 +167,7 @@ async def test_async_client(live_url, demo_world):
         assert (await client.get_settlement(settled.settlement_id)).status == "settled"
         assert (await client.slip(settled.settlement_id, format="pdf")).startswith(b"%PDF-")
         assert (await client.list_settlements(limit=10)).items[0].settlement_id == settled.settlement_id
+        assert [s.settlement_id async for s in client.iter_settlements(limit=1)] == [settled.settlement_id]
         assert (await client.reverse(settled.settlement_id)).status == "reversed"
         await client.settle(request("MZ-ASYNC-2"), idempotency_key="async-key")
         with pytest.raises(Conflict) as reused:

@@ -12,7 +12,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from medsettle_client.models import (
     Settlement,
     SettlementPage,
     SettlementRequest,
+    SettlementSummary,
     from_dict,
 )
 
@@ -178,6 +179,16 @@ class MedsettleClient(_Base):
                                date_to=date_to, limit=limit, cursor=cursor)  # fmt: skip
         return from_dict(SettlementPage, self._json(call))
 
+    def iter_settlements(self, **filters: Any) -> Iterator[SettlementSummary]:
+        """Every settlement matching ``filters`` (as `list_settlements`), following the cursor."""
+        cursor = None
+        while True:
+            page = self.list_settlements(cursor=cursor, **filters)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     def slip(self, settlement_id: str, format: Literal["html", "pdf"] = "html", paper: Literal["A4", "A5"] = "A4") -> bytes:
         """结算单: the HTML page or the PDF, as bytes."""
         response = self._send(self._slip_call(settlement_id, format, paper))
@@ -254,6 +265,16 @@ class AsyncMedsettleClient(_Base):
         call = self._list_call(institution_code=institution_code, person_id=person_id, date_from=date_from,
                                date_to=date_to, limit=limit, cursor=cursor)  # fmt: skip
         return from_dict(SettlementPage, await self._json(call))
+
+    async def iter_settlements(self, **filters: Any) -> AsyncIterator[SettlementSummary]:
+        cursor = None
+        while True:
+            page = await self.list_settlements(cursor=cursor, **filters)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def slip(self, settlement_id: str, format: Literal["html", "pdf"] = "html",
                    paper: Literal["A4", "A5"] = "A4") -> bytes:  # fmt: skip
