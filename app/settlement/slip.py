@@ -23,17 +23,18 @@ import io
 import os
 import string
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from app.engine.model import ACCOUNT_BALANCE
 from app.engine.money import yuan
 from app.persons.certno import mask
 from app.settlement.capitals import capital_amount
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 TEMPLATES = Path(__file__).parent / "templates"
 
 PAPERS = ("A4", "A5")

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import uuid
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlalchemy import text
 
 from app.kit.auth import InstitutionOrOpsPrincipal
-from app.kit.clock import CST, today
+from app.kit.clock import today
 from app.kit.db import DbSession
 from app.kit.errors import problem_responses
-from app.persons import repository as persons_repo
-from app.reference import repository as reference_repo
-from app.settlement import repository as settlement_repo
-from app.settlement import slip_repository
-from app.settlement.exceptions import SettlementNotFound
-from app.settlement.slip import Slip, build_slip, render_html, render_pdf
+from app.settlement.slip import render_html, render_pdf
+from app.settlement.slip_service import load_slip
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
 
@@ -49,53 +41,6 @@ def _wants_pdf(format_: str | None, accept: str | None) -> bool:
     pdf = q.get(PDF, 0.0)
     html = max(q.get("text/html", 0.0), q.get("text/*", 0.0), q.get("*/*", 0.0))
     return pdf > 0 and pdf >= html
-
-
-async def load_slip(
-    session: DbSession, settlement_id: uuid.UUID, role: str, institution_code: str | None, print_date: dt.date
-) -> Slip:
-    """Everything the slip shows, read in one REPEATABLE READ snapshot (the balance after
-    the settlement is derived from the balance now and the moves since: both must be
-    read at the same instant)."""
-    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    await session.execute(text("SELECT 1"))  # takes the snapshot every later read shares
-    conn = (await (await session.connection()).get_raw_connection()).driver_connection
-    record = await settlement_repo.get_settlement(conn, settlement_id)
-    if record is None or (role == "institution" and record["institution_code"] != institution_code):
-        raise SettlementNotFound()
-    settlement = json.loads(record["response"])
-    settlement["status"] = record["status"]
-    settlement["reversed_at"] = record["reversed_at"].astimezone(CST).isoformat() if record["reversed_at"] else None
-    person = await persons_repo.get_person(session, settlement["person_id"])
-    institution = await reference_repo.get_institution(session, record["institution_code"])
-    if person is None or institution is None:  # both are never deleted; a slip without them is no slip
-        raise SettlementNotFound()
-    settled_at = dt.datetime.fromisoformat(settlement["settled_at"])
-    ytd = await slip_repository.year_to_date(
-        conn, settlement["person_id"], settlement["accumulation_year"], settled_at, settlement_id
-    )
-    balance_after: Decimal | None = None
-    # An admin write of the person (PUT /v1/persons) may set the balance to anything; after
-    # one, the balance at the time of this settlement cannot be derived: say so, don't guess.
-    if person.updated_at <= settled_at:
-        balance_after = person.account_balance - await slip_repository.account_moves_since(
-            conn, settlement["person_id"], settled_at, settlement_id
-        )
-    region_names = {}
-    for code in {institution.region, person.insured_region, settlement["policy_version"].split("/")[0]}:
-        row = await reference_repo.get_region(session, code)
-        region_names[code] = row.name if row is not None else code
-    return build_slip(
-        settlement,
-        institution=institution._mapping,
-        institution_region=region_names[institution.region],
-        policy_region=region_names[settlement["policy_version"].split("/")[0]],
-        person=person._mapping,
-        insured_region=region_names[person.insured_region],
-        year_to_date=ytd,
-        balance_after=balance_after,
-        print_date=print_date,
-    )
 
 
 @router.get(

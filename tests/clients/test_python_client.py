@@ -14,8 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from app.demo.world import demo_key
 from medsettle_client import (
     AsyncMedsettleClient,
     Conflict,
@@ -27,6 +25,8 @@ from medsettle_client import (
     SettlementRequest,
     Unauthorized,
 )
+
+from app.demo.world import demo_key
 from tests.clients.test_drift import DOC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ HOSPITAL = "H44190000001"
 EMPLOYEE = "P441900000007"  # demo: employee 310, account balance 3000.00
 
 ITEMS = [
-    FeeLine(line_no=1, code="001101000010000", qty=Decimal("1"), unit_price=Decimal("10.00")),  # 诊查费 A: 10.00
-    FeeLine(line_no=2, code="XA11XXA001A001010100", qty=Decimal("2"), unit_price=Decimal("15.00")),  # C: 30.00
+    FeeLine(line_no=1, code="001101000010000", qty=Decimal(1), unit_price=Decimal("10.00")),  # 诊查费 A: 10.00
+    FeeLine(line_no=2, code="XA11XXA001A001010100", qty=Decimal(2), unit_price=Decimal("15.00")),  # C: 30.00
 ]
 # total 40.00; in scope 10.00 × 50 % (employee outpatient, no deductible) = basic 5.00;
 # personal 35.00 from the account (3000.00), cash 0.00.

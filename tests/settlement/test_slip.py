@@ -88,7 +88,7 @@ def pdf_pages(pdf: bytes) -> int:
 
 def cells(html: str) -> str:
     """The page's text, tags removed (the font data URI dropped)."""
-    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 

@@ -44,7 +44,7 @@ def test_capital_amount(figures: str, capitals: str) -> None:
 
 
 def test_trailing_zero_places_are_the_same_amount() -> None:
-    assert capital_amount(Decimal("10")) == capital_amount(Decimal("10.000")) == "壹拾元整"
+    assert capital_amount(Decimal(10)) == capital_amount(Decimal("10.000")) == "壹拾元整"
 
 
 @pytest.mark.parametrize("bad", ["0.005", "1.234", "NaN", "Infinity", "1E16"])
