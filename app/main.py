@@ -71,6 +71,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.settlement.router import router as settlement_router
 
     app.include_router(settlement_router)
+    from app.settlement.slip_router import router as slip_router
+
+    app.include_router(slip_router)
     from app.registrations.router import router as registrations_router
 
     app.include_router(registrations_router)
@@ -191,4 +194,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_docs(app)
     _include_routers(app)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """Every schema property described, code tables as enums (app.kit.openapi_docs)."""
+    from app.kit.openapi_docs import complete
+
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

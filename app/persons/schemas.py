@@ -88,7 +88,9 @@ class PersonLookupIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"certno": "44190019900101001X"}, {"e_voucher_code": "ev_…"}]},
+        # A demo-world person (P441900000001), so the example works as-is on `--demo`. An
+        # e-voucher code has no fixed example: a wallet issues a fresh one (POST /v1/e-vouchers).
+        json_schema_extra={"examples": [{"certno": "44190019600202003X"}]},
     )
     certno: Text | None = Field(default=None, min_length=1, max_length=64, description="身份证号")
     e_voucher_code: Text | None = Field(

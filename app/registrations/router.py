@@ -31,7 +31,7 @@ from app.registrations.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["registrations"], route_class=DecimalJSONRoute)
 
-PersonPath = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, examples=["440000199001010001"])]
+PersonPath = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, examples=["P442000000006"])]
 OnDate = Annotated[
     dt.date | None, Query(alias="date", description="only what is active on this date (YYYY-MM-DD)")
 ]

@@ -14,7 +14,7 @@ DiseaseCode = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9._\-]{1,32}$", examples=["M03900"], description="special disease code 门诊特定病种编码"),
 ]
-PersonId = Annotated[Text, Field(min_length=1, max_length=64, examples=["440000199001010001"])]
+PersonId = Annotated[Text, Field(min_length=1, max_length=64, examples=["P442000000006"])]
 #: A region code; a province code `XX0000` covers every city of the province.
 FilingRegion = Annotated[
     str,
@@ -103,7 +103,7 @@ class SitesChangeIn(Strict):
 
 REGISTRATION_EXAMPLE = {
     "registration_id": "0b7f3c1e-2f3a-4a55-8a0e-3f1c2b4d5e6f",
-    "person_id": "440000199001010001",
+    "person_id": "P442000000006",
     "disease_code": "M03900",
     "certifier_code": "H44200000001",
     "valid_from": "2026-01-01",
@@ -165,7 +165,7 @@ class FilingIn(Strict):
 
 FILING_EXAMPLE = {
     "filing_id": "5e1d7c52-9b8a-4f1e-9d3c-2a6b7c8d9e0f",
-    "person_id": "440000199001010001",
+    "person_id": "P442000000006",
     "region": "110000",
     "valid_from": "2026-01-01",
     "valid_to": "2026-12-31",
@@ -202,7 +202,7 @@ class ReferralIn(Strict):
         extra="forbid",
         json_schema_extra={
             "example": {
-                "person_id": "440000199001010001",
+                "person_id": "P442000000006",
                 "to_institution": "C44190000001",
                 "origin_settlement_id": None,
                 "valid_from": "2026-03-10",
@@ -229,7 +229,7 @@ class ReferralOut(BaseModel):
         json_schema_extra={
             "example": {
                 "referral_id": "9a3c1b2d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
-                "person_id": "440000199001010001",
+                "person_id": "P442000000006",
                 "from_institution": "H44190000001",
                 "to_institution": "C44190000001",
                 "direction": "downward",

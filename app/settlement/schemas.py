@@ -90,7 +90,7 @@ class SettlementRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "example": {
-                "person_id": "440000199001010001",
+                "person_id": "P441900000001",
                 "e_voucher_code": None,
                 "institution_code": "H44190000001",
                 "encounter_id": "ZY2026000123",
@@ -214,7 +214,7 @@ EXAMPLE_SETTLEMENT = {
     "settlement_id": "0f5b9d1e-3c1a-4a59-8f0e-6d7c2b1a9e01",
     "status": "settled",
     "institution_code": "H44190000001",
-    "person_id": "440000199001010001",
+    "person_id": "P441900000001",
     "encounter_id": "ZY2026000123",
     "insutype": "390",
     "med_type": "21",
