@@ -319,3 +319,7 @@ __all__ = [
     "settlement_reversals", "idempotency_keys", "special_disease_registrations", "cross_region_filings",
     "referrals", "e_vouchers", "audit_log", "SETTLEMENT_MONEY_COLUMNS",
 ]  # fmt: skip
+
+# Tables owned by domains, next to their domain, registered on the same metadata (so
+# alembic and tests/test_migrations.py see every table whoever imports this module).
+import app.national.tables  # noqa: E402,F401
