@@ -55,8 +55,7 @@ def _stamp(moment: dt.datetime) -> str:
     return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
 
 
-def _answer(region: str, received: dt.datetime, output: Any, error: str | None) -> bytes:
-    responded = dt.datetime.now(CST) if received.tzinfo else received
+def _answer(region: str, received: dt.datetime, responded: dt.datetime, output: Any, error: str | None) -> bytes:
     body = {
         "infcode": -1 if error is not None else 0,
         "inf_refmsgid": region + received.astimezone(CST).strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**10):010d}",
@@ -116,28 +115,28 @@ async def call_service(request: Request, principal: InstitutionPrincipal) -> Res
             try:
                 envelope = _envelope(raw)
             except NationalRefusal as exc:
-                return _respond(region, received, None, _failure(exc))
+                return _respond(state, region, received, None, _failure(exc))
             if envelope.fixmedins_code != institution_code:
                 raise InstitutionMismatch()
             handler = HANDLERS.get(envelope.infno)
             if handler is None:
                 error = f"unsupported_infno: transaction {envelope.infno} is not supported by this service"
-                return _respond(region, received, None, error)
+                return _respond(state, region, received, None, error)
             try:
                 output = await handler(Message(envelope, conn, state, caller, institution, received))
             except (InstitutionMismatch, InstitutionInactive, BodyTooLarge):
                 raise
             except ProblemError as exc:
                 log.info("national_refused", infno=envelope.infno, code=exc.code)
-                return _respond(region, received, None, _failure(exc))
+                return _respond(state, region, received, None, _failure(exc))
     except (DatabaseUnavailable, LockTimeout) as exc:
         # The connection was lost or a lock wait timed out: nothing was written.
-        return _respond(region, received, None, _failure(exc))
-    return _respond(region, received, output, None)
+        return _respond(state, region, received, None, _failure(exc))
+    return _respond(state, region, received, output, None)
 
 
-def _respond(region: str, received: dt.datetime, output: Any, error: str | None) -> Response:
-    return Response(_answer(region, received, output, error), media_type="application/json")
+def _respond(state: Any, region: str, received: dt.datetime, output: Any, error: str | None) -> Response:
+    return Response(_answer(region, received, now(state), output, error), media_type="application/json")
 
 
 def _envelope(raw: bytes) -> Envelope:

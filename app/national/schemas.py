@@ -69,10 +69,14 @@ def _date(value: Any) -> Any:
     return moment.date() if isinstance(moment, dt.datetime) else moment
 
 
-Text = Annotated[str, BeforeValidator(_text), Field(max_length=4000)]
+#: An optional code or text: blank and null mean absent.
+Text = Annotated[Annotated[str, Field(max_length=4000)] | None, BeforeValidator(_text)]
 Id = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=64)]
+OptId = Annotated[Annotated[str, Field(min_length=1, max_length=64)] | None, BeforeValidator(_text)]
 Amount = Annotated[Decimal, BeforeValidator(_amount), Field(allow_inf_nan=False)]
+OptAmount = Annotated[Annotated[Decimal, Field(allow_inf_nan=False)] | None, BeforeValidator(_amount)]
 Moment = Annotated[dt.datetime, BeforeValidator(_datetime)]
+OptMoment = Annotated[dt.datetime | None, BeforeValidator(_datetime)]
 Day = Annotated[dt.date, BeforeValidator(_date)]
 #: msgid doubles as an idempotency key: 1–128 printable ASCII characters.
 MsgId = Annotated[str, BeforeValidator(_text), Field(pattern=r"^[\x20-\x7e]{1,128}$")]
@@ -101,20 +105,20 @@ class Envelope(Node):
     infno: Annotated[str, BeforeValidator(_text), Field(pattern=r"^\d{4}$", description="交易编号")]
     msgid: MsgId = Field(description="发送方报文ID; the idempotency key of 2207/2304/2102 and what 2601 names")
     fixmedins_code: Id = Field(description="定点医药机构编号: must be the key's institution")
-    mdtrtarea_admvs: Text | None = None
-    insuplc_admdvs: Text | None = None
-    recer_sys_code: Text | None = None
-    dev_no: Text | None = None
-    dev_safe_info: Text | None = None
-    cainfo: Text | None = None
-    signtype: Text | None = None
-    infver: Text | None = None
-    opter_type: Text | None = None
-    opter: Text | None = None
-    opter_name: Text | None = None
-    inf_time: Moment | None = None
-    fixmedins_name: Text | None = None
-    sign_no: Text | None = None
+    mdtrtarea_admvs: Text = None
+    insuplc_admdvs: Text = None
+    recer_sys_code: Text = None
+    dev_no: Text = None
+    dev_safe_info: Text = None
+    cainfo: Text = None
+    signtype: Text = None
+    infver: Text = None
+    opter_type: Text = None
+    opter: Text = None
+    opter_name: Text = None
+    inf_time: OptMoment = None
+    fixmedins_name: Text = None
+    sign_no: Text = None
     input: dict[str, Any] = Field(default_factory=dict, description="nodes by name, e.g. {\"data\": {…}}")
 
 
@@ -122,23 +126,23 @@ class Envelope(Node):
 
 
 class PersonQuery(Node):
-    mdtrt_cert_type: Text
-    mdtrt_cert_no: Text | None = None
-    card_sn: Text | None = None
-    psn_cert_type: Text | None = None
-    certno: Text | None = None
-    psn_name: Text | None = None
+    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_no: Text = None
+    card_sn: Text = None
+    psn_cert_type: Text = None
+    certno: Text = None
+    psn_name: Text = None
 
 
 class CumQuery(Node):
     psn_no: Id
-    cum_ym: Annotated[str, BeforeValidator(_text), Field(pattern=r"^\d{6}$")] | None = None
+    cum_ym: Annotated[Annotated[str, Field(pattern=r"^\d{6}$")] | None, BeforeValidator(_text)] = None
 
 
 class SignIn(Node):
-    opter_no: Text | None = None
-    mac: Text | None = None
-    ip: Text | None = None
+    opter_no: Text = None
+    mac: Text = None
+    ip: Text = None
 
 
 # --------------------------------------------------------------------------- encounters
@@ -148,142 +152,142 @@ class Registration(Node):
     """2201 data."""
 
     psn_no: Id
-    insutype: Text | None = None
+    insutype: Text = None
     begntime: Moment
-    mdtrt_cert_type: Text
-    mdtrt_cert_no: Text | None = None
-    ipt_otp_no: Text | None = None
-    atddr_no: Text | None = None
-    dr_name: Text | None = None
-    dept_code: Text | None = None
-    dept_name: Text | None = None
-    caty: Text | None = None
+    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_no: Text = None
+    ipt_otp_no: Text = None
+    atddr_no: Text = None
+    dr_name: Text = None
+    dept_code: Text = None
+    dept_name: Text = None
+    caty: Text = None
 
 
 class EncounterRef(Node):
     """2202 / 2404 / 2405 data."""
 
     mdtrt_id: Id
-    psn_no: Id | None = None
-    ipt_otp_no: Text | None = None
+    psn_no: OptId = None
+    ipt_otp_no: Text = None
 
 
 class Diagnosis(Node):
-    diag_type: Text | None = None
-    diag_srt_no: Text | None = None
+    diag_type: Text = None
+    diag_srt_no: Text = None
     diag_code: Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=16)]
-    diag_name: Text | None = None
-    maindiag_flag: Text | None = None
-    vali_flag: Text | None = None
+    diag_name: Text = None
+    maindiag_flag: Text = None
+    vali_flag: Text = None
 
 
 class VisitInfo(Node):
     """2203 mdtrtinfo."""
 
     mdtrt_id: Id
-    psn_no: Id | None = None
-    med_type: Text | None = None
-    begntime: Moment | None = None
-    main_cond_dscr: Text | None = None
-    dise_codg: Text | None = None
-    dise_name: Text | None = None
+    psn_no: OptId = None
+    med_type: Text = None
+    begntime: OptMoment = None
+    main_cond_dscr: Text = None
+    dise_codg: Text = None
+    dise_name: Text = None
 
 
 class Admission(Node):
     """2401 mdtrtinfo."""
 
     psn_no: Id
-    insutype: Text | None = None
+    insutype: Text = None
     begntime: Moment
-    mdtrt_cert_type: Text
-    mdtrt_cert_no: Text | None = None
-    med_type: Text | None = None
-    ipt_no: Text | None = None
-    dscg_maindiag_code: Text | None = None
-    dise_codg: Text | None = None
-    dise_name: Text | None = None
+    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_no: Text = None
+    med_type: Text = None
+    ipt_no: Text = None
+    dscg_maindiag_code: Text = None
+    dise_codg: Text = None
+    dise_name: Text = None
 
 
 class Discharge(Node):
     """2402 dscginfo (S12 sends it as ``mdtrtinfo``)."""
 
     mdtrt_id: Id
-    psn_no: Id | None = None
-    insutype: Text | None = None
+    psn_no: OptId = None
+    insutype: Text = None
     endtime: Moment
-    dise_codg: Text | None = None
+    dise_codg: Text = None
 
 
 class FeeLine(Node):
     """One 2204 / 2301 feedetail row, or one 2101 / 2102 drugdetail row."""
 
     feedetl_sn: Id
-    mdtrt_id: Text | None = None
-    psn_no: Text | None = None
-    chrg_bchno: Text | None = None
-    init_feedetl_sn: Text | None = None
-    fee_ocur_time: Moment | None = None
+    mdtrt_id: Text = None
+    psn_no: Text = None
+    chrg_bchno: Text = None
+    init_feedetl_sn: Text = None
+    fee_ocur_time: OptMoment = None
     med_list_codg: Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=64)]
-    medins_list_codg: Text | None = None
-    det_item_fee_sumamt: Amount | None = None
+    medins_list_codg: Text = None
+    det_item_fee_sumamt: OptAmount = None
     cnt: Amount
     pric: Amount
-    med_type: Text | None = None
-    hosp_appr_flag: Text | None = None
+    med_type: Text = None
+    hosp_appr_flag: Text = None
 
 
 class FeeUndo(Node):
     """2205 data (by batch) and 2302 data (by line); ``"0000"`` means all."""
 
     mdtrt_id: Id
-    chrg_bchno: Text | None = None
-    feedetl_sn: Text | None = None
-    psn_no: Text | None = None
+    chrg_bchno: Text = None
+    feedetl_sn: Text = None
+    psn_no: Text = None
 
 
 class SettleData(Node):
     """2206 / 2207 / 2303 / 2304 data."""
 
-    psn_no: Id | None = None
-    mdtrt_cert_type: Text | None = None
-    mdtrt_cert_no: Text | None = None
-    med_type: Text | None = None
-    medfee_sumamt: Amount | None = None
-    psn_setlway: Text | None = None
+    psn_no: OptId = None
+    mdtrt_cert_type: Text = None
+    mdtrt_cert_no: Text = None
+    med_type: Text = None
+    medfee_sumamt: OptAmount = None
+    psn_setlway: Text = None
     mdtrt_id: Id
-    chrg_bchno: Text | None = None
-    acct_used_flag: Text | None = None
-    insutype: Text | None = None
-    mid_setl_flag: Text | None = None
-    invono: Text | None = None
+    chrg_bchno: Text = None
+    acct_used_flag: Text = None
+    insutype: Text = None
+    mid_setl_flag: Text = None
+    invono: Text = None
 
 
 class DrugInfo(Node):
     """2101 / 2102 druginfo."""
 
-    psn_no: Text | None = None
-    mdtrt_cert_type: Text
-    mdtrt_cert_no: Text | None = None
-    begntime: Moment | None = None
-    medfee_sumamt: Amount | None = None
-    insutype: Text | None = None
-    dise_codg: Text | None = None
-    acct_used_flag: Text | None = None
-    med_type: Text | None = None
+    psn_no: Text = None
+    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_no: Text = None
+    begntime: OptMoment = None
+    medfee_sumamt: OptAmount = None
+    insutype: Text = None
+    dise_codg: Text = None
+    acct_used_flag: Text = None
+    med_type: Text = None
 
 
 class ReversalData(Node):
     """2208 / 2305 / 2103 data."""
 
     setl_id: Id
-    mdtrt_id: Id | None = None
-    psn_no: Text | None = None
+    mdtrt_id: OptId = None
+    psn_no: Text = None
 
 
 class Correction(Node):
     """2601 data."""
 
-    psn_no: Text | None = None
+    psn_no: Text = None
     omsgid: MsgId
     oinfno: Annotated[str, BeforeValidator(_text), Field(pattern=r"^\d{4}$")]
 
@@ -291,16 +295,16 @@ class Correction(Node):
 class TotalsQuery(Node):
     """3201 data."""
 
-    insutype: Text
-    clr_type: Text
-    setl_optins: Text | None = None
+    insutype: Annotated[str, BeforeValidator(_text), Field(max_length=6)]
+    clr_type: Annotated[str, BeforeValidator(_text), Field(max_length=6)]
+    setl_optins: Text = None
     stmt_begndate: Day
     stmt_enddate: Day
     medfee_sumamt: Amount
     fund_pay_sumamt: Amount
     acct_pay: Amount
     fixmedins_setl_cnt: Amount
-    refd_setl_flag: Text | None = None
+    refd_setl_flag: Text = None
 
 
 # --------------------------------------------------------------------------- answer (documentation)
