@@ -34,6 +34,12 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _cert_type(value: Any) -> Any:
+    """01 / 02 / 03, also when sent as the number 1 / 2 / 3."""
+    text = _text(value)
+    return text.zfill(2) if isinstance(text, str) and text.isdigit() and len(text) < 2 else text
+
+
 def _amount(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -78,6 +84,7 @@ OptAmount = Annotated[Annotated[Decimal, Field(allow_inf_nan=False)] | None, Bef
 Moment = Annotated[dt.datetime, BeforeValidator(_datetime)]
 OptMoment = Annotated[dt.datetime | None, BeforeValidator(_datetime)]
 Day = Annotated[dt.date, BeforeValidator(_date)]
+CertType = Annotated[str, BeforeValidator(_cert_type), Field(max_length=3, description="01 电子凭证 / 02 身份证 / 03 社保卡")]
 #: msgid doubles as an idempotency key: 1–128 printable ASCII characters.
 MsgId = Annotated[str, BeforeValidator(_text), Field(pattern=r"^[\x20-\x7e]{1,128}$")]
 
@@ -126,7 +133,7 @@ class Envelope(Node):
 
 
 class PersonQuery(Node):
-    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_type: CertType
     mdtrt_cert_no: Text = None
     card_sn: Text = None
     psn_cert_type: Text = None
@@ -154,7 +161,7 @@ class Registration(Node):
     psn_no: Id
     insutype: Text = None
     begntime: Moment
-    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_type: CertType
     mdtrt_cert_no: Text = None
     ipt_otp_no: Text = None
     atddr_no: Text = None
@@ -199,7 +206,7 @@ class Admission(Node):
     psn_no: Id
     insutype: Text = None
     begntime: Moment
-    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_type: CertType
     mdtrt_cert_no: Text = None
     med_type: Text = None
     ipt_no: Text = None
@@ -266,7 +273,7 @@ class DrugInfo(Node):
     """2101 / 2102 druginfo."""
 
     psn_no: Text = None
-    mdtrt_cert_type: Annotated[str, BeforeValidator(_text), Field(max_length=3)]
+    mdtrt_cert_type: CertType
     mdtrt_cert_no: Text = None
     begntime: OptMoment = None
     medfee_sumamt: OptAmount = None
