@@ -31,14 +31,23 @@ async def test_5206_needs_a_registered_encounter(hospital, world, db):
 
 async def test_5206_of_a_resident_with_critical_illness(hospital, his_factory, world, db):
     flow = await inpatient(hospital, db, "P441900000003", "390", HUGE)  # settled, then reversed
-    s = flow["settle"]["setlinfo"]
+    mdtrt_id = flow["settle"]["setlinfo"]["mdtrt_id"]
     community = his_factory("C44190000001")  # registered nothing with this person
     await community.refused("5206", {"data": {"psn_no": "P441900000003"}}, "credential_required")
     out = await hospital.ok("5206", {"data": {"psn_no": "P441900000003"}})
     cum = {r["cum_type_code"]: r["cum"] for r in out["cuminfo"]}
     # after the reversal every accumulator is back to zero
     assert cum["D390100"] == cum["D390200"] == cum["D610100"] == cum["TS_CI_BASE"] == D("0.00")
-    assert s["hifmi_pay"] > 0
+
+    # settled again (a new msgid): the year's figures are this settlement's
+    s = (await hospital.ok("2304", {"data": {"psn_no": "P441900000003", "mdtrt_id": mdtrt_id, "insutype": "390"}}))[
+        "setlinfo"]
+    cum = {r["cum_type_code"]: r["cum"] for r in (await hospital.ok("5206", {"data": {"psn_no": "P441900000003"}}))[
+        "cuminfo"]}
+    assert s["hifmi_pay"] > 0 and cum["TS_CI_BASE"] > 0
+    assert (cum["D390100"], cum["D390200"], cum["D610100"], cum["D310200"]) == (
+        s["hifp_pay"], s["hifmi_pay"], s["maf_pay"], D("0.00"))
+    assert cum["D610102"] + cum["D999997"] == s["oth_pay"]
 
 
 async def test_3201_dates_records_in_china_time(hospital, world, db, clock):
