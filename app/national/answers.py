@@ -240,6 +240,30 @@ def line_result(line: ClassifiedLine, feedetl_sn: str, *, refund: bool = False) 
     }
 
 
+def settled_line(item: dict[str, Any], feedetl_sn: str) -> dict[str, Any]:
+    """One 2101 / 2102 ``detlcutinfo`` row: a settled item of the stored settlement (2204's
+    ``result`` fields but the catalog's limit, ratio and restriction flag)."""
+    return {
+        "feedetl_sn": feedetl_sn,
+        "det_item_fee_sumamt": money(Decimal(item["amount"])),
+        "cnt": Decimal(item["qty"]),
+        "pric": Decimal(item["unit_price"]),
+        "fulamt_ownpay_amt": money(Decimal(item["self_pay_full"])),
+        "overlmt_amt": money(Decimal(item["over_limit"])),
+        "preselfpay_amt": money(Decimal(item["pre_self_pay"])),
+        "inscp_scp_amt": money(Decimal(item["in_scope"])),
+        "chrgitm_lv": {"A": "01", "B": "02", "C": "03"}.get(item["category"] or "", "03"),
+        "med_chrgitm_type": _chrgitm_type(item["code"]),
+        "bas_medn_flag": "0",
+        "hi_nego_drug_flag": "0",
+        "chld_medc_flag": "0",
+        "list_sp_item_flag": "0",
+        "drt_reim_flag": "0",
+        "memo": item["reason"],
+        "exp_content": None,
+    }
+
+
 # --------------------------------------------------------------------------- persons
 
 

@@ -54,7 +54,7 @@ async def upload(msg: Message, row: asyncpg.Record, lines: list[FeeLine], *, bat
     await repo.insert_lines(msg.conn, rows)
     return [
         answers.line_result(c, r["feedetl_sn"], refund=r["init_feedetl_sn"] is not None)
-        for c, r in zip(classified, rows)
+        for c, r in zip(classified, rows, strict=True)
     ]
 
 

@@ -5,9 +5,9 @@ or the certno (02 / 03) with ``psn_no``. ``mdtrt_id`` is the message's ``msgid``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from app.national import answers, ports
+from app.national import answers
 from app.national.exceptions import refusal
 from app.national.schemas import DrugInfo, FeeLine, ReversalData
 from app.national.service import (
@@ -28,7 +28,7 @@ from app.national.service import (
 from app.settlement.schemas import SettlementRequest
 
 
-async def _request(msg: Message, info: DrugInfo, lines: list[FeeLine], *, settling: bool) -> SettlementRequest:
+async def _request(msg: Message, info: DrugInfo, lines: list[FeeLine]) -> SettlementRequest:
     if not info.mdtrt_cert_no:
         raise refusal("validation_error", "druginfo.mdtrt_cert_no: required")
     who: dict[str, Any]
@@ -60,29 +60,12 @@ async def _request(msg: Message, info: DrugInfo, lines: list[FeeLine], *, settli
     return request
 
 
-def _detlcutinfo(lines: list[FeeLine]):  # type: ignore[no-untyped-def]
-    """``detlcutinfo``: the settled items per line, as a fee upload's ``result``."""
+def _detlcutinfo(lines: list[FeeLine]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``detlcutinfo``: the settled items, one per ``drugdetail`` line, in order."""
 
     def extra(settlement: dict[str, Any]) -> dict[str, Any]:
-        from decimal import Decimal
-
-        from app.engine.model import CatalogItem, ItemResult
-
-        rows = []
-        for line, item in zip(lines, settlement["items"]):
-            result = ItemResult(
-                line_no=item["line_no"], code=item["code"], name=item["name"], qty=Decimal(item["qty"]),
-                unit_price=Decimal(item["unit_price"]), amount=Decimal(item["amount"]), category=item["category"],
-                self_pay_full=Decimal(item["self_pay_full"]), over_limit=Decimal(item["over_limit"]),
-                pre_self_pay=Decimal(item["pre_self_pay"]), in_scope=Decimal(item["in_scope"]), reason=item["reason"],
-            )  # fmt: skip
-            catalog = None if item["category"] is None else CatalogItem(item["code"], item["name"] or "", item["category"])
-            row = answers.line_result(ports.ClassifiedLine(result, catalog), line.feedetl_sn)
-            row.pop("lmt_used_flag")
-            row.pop("pric_uplmt_amt")
-            row.pop("selfpay_prop")
-            rows.append(row)
-        return {"detlcutinfo": rows}
+        return {"detlcutinfo": [answers.settled_line(item, line.feedetl_sn)
+                                for line, item in zip(lines, settlement["items"], strict=True)]}  # fmt: skip
 
     return extra
 
@@ -91,7 +74,7 @@ async def preview(msg: Message) -> Output:
     """2101 药店预结算: nothing written, the code is not consumed."""
     info = node(msg, DrugInfo, "druginfo", "data")
     lines = node_list(msg, FeeLine, "drugdetail")
-    request = await _request(msg, info, lines, settling=False)
+    request = await _request(msg, info, lines)
     return await preview_message(
         msg, request, mdtrt_id=request.encounter_id, mdtrt_cert_type=info.mdtrt_cert_type, extra=_detlcutinfo(lines)
     )
@@ -104,7 +87,7 @@ async def settle(msg: Message) -> Output:
     stored = await replay(msg)
     if stored is not None:
         return stored
-    request = await _request(msg, info, lines, settling=True)
+    request = await _request(msg, info, lines)
     return await settle_message(
         msg, request, mdtrt_id=request.encounter_id, mdtrt_cert_type=info.mdtrt_cert_type, extra=_detlcutinfo(lines)
     )
