@@ -232,6 +232,7 @@ class FeeLine(Node):
     mdtrt_id: Text = None
     psn_no: Text = None
     chrg_bchno: Text = None
+    dise_codg: Text = None
     init_feedetl_sn: Text = None
     fee_ocur_time: OptMoment = None
     med_list_codg: Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=64)]

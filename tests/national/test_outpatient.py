@@ -126,3 +126,47 @@ async def test_full_outpatient_flow(community, world, db, make_client, app):
     assert stored["status"] == "reversed"
     acc = await db.fetch("SELECT name, amount FROM accumulators WHERE person_id = $1", RESIDENT)
     assert {r["name"]: r["amount"] for r in acc if r["amount"]} == {}
+
+
+async def register_disease(app, world, person_id: str, code: str) -> None:
+    from tests.helpers import make_asgi_client
+
+    async with make_asgi_client(app, world["institution:C44190000001"]) as certifier:
+        r = await certifier.post(f"/v1/persons/{person_id}/special-disease-registrations",
+                                 json={"disease_code": code, "valid_from": "2026-01-01", "valid_to": "2026-12-31",
+                                       "sites": ["C44190000001"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("where", ["2203", "2204"])
+async def test_special_disease_outpatient(community, world, db, app, where):
+    """门诊慢特病 14: the disease from 2203 mdtrtinfo.dise_codg, or from the 2204 batch."""
+    from tests.national.flows import fee_rows, register
+
+    await register_disease(app, world, RESIDENT, "M03900")
+    mdtrt_id = await register(community, db, RESIDENT, med_type="14", dise_codg="M03900" if where == "2203" else None)
+    rows = fee_rows(mdtrt_id, RESIDENT, [("F1", "XC08CAA001A001010100", "30", "1.00")])  # 硝苯地平, A, cap 1.20
+    if where == "2204":
+        rows[0]["dise_codg"] = "M03900"
+    await community.ok("2204", {"feedetail": rows})
+    out = await community.ok("2207", {"data": {"psn_no": RESIDENT, "mdtrt_id": mdtrt_id, "chrg_bchno": "B1",
+                                               "insutype": "390", "med_type": "14", "medfee_sumamt": 30}})
+    s = out["setlinfo"]
+    # special outpatient rule: 75%, no deductible: 30.00 × 75% = 22.50
+    assert (s["med_type"], s["hifp_pay"], s["pool_prop_selfpay"], s["act_pay_dedc"], s["clr_type"]) == (
+        "14", D("22.50"), D("0.75"), D("0.00"), "11")
+    cum = {r["cum_type_code"]: r["cum"] for r in (await community.ok("5206", {"data": {"psn_no": RESIDENT}}))["cuminfo"]}
+    assert cum["TQ_DISE_M03900"] == D("22.50") and cum["D390100"] == D("22.50")
+
+
+async def test_unregistered_special_disease_is_refused(community, world, db):
+    from tests.national.flows import fee_rows, register
+
+    mdtrt_id = await register(community, db, RESIDENT, med_type="14", dise_codg="M03900")
+    await community.ok("2204", {"feedetail": fee_rows(mdtrt_id, RESIDENT, [("F1", "XC08CAA001A001010100", "30", "1.00")])})
+    await community.refused("2206", {"data": {"psn_no": RESIDENT, "mdtrt_id": mdtrt_id, "chrg_bchno": "B1"}},
+                            "special_disease_not_registered")  # fmt: skip
+    # without chrg_bchno (some HIS leave it out) every uploaded line of the encounter is settled
+    await community.ok("2203", {"mdtrtinfo": {"mdtrt_id": mdtrt_id, "med_type": "11"}, "diseinfo": []})
+    out = await community.ok("2206", {"data": {"psn_no": RESIDENT, "mdtrt_id": mdtrt_id, "med_type": "11"}})
+    assert out["setlinfo"]["medfee_sumamt"] == D("30.00")

@@ -50,6 +50,11 @@ async def upload(msg: Message, row: asyncpg.Record, lines: list[FeeLine], *, bat
             "msgid": msg.msgid,
         })  # fmt: skip
         line_no += 1
+    # 2204 may name the batch's special disease (one dise_codg per batch) when 2203 did not.
+    disease = next((line.dise_codg for line in lines if line.dise_codg), None)
+    if disease is not None and row["dise_codg"] is None:
+        await repo.update_encounter(msg.conn, msg.institution_code, mdtrt_id, dise_codg=disease)
+        row = {**dict(row), "dise_codg": disease}
     classified = await classify(msg, row, rows)
     await repo.insert_lines(msg.conn, rows)
     return [
@@ -58,7 +63,7 @@ async def upload(msg: Message, row: asyncpg.Record, lines: list[FeeLine], *, bat
     ]
 
 
-async def classify(msg: Message, row: asyncpg.Record, rows: list[dict[str, Any]]) -> list[ports.ClassifiedLine]:
+async def classify(msg: Message, row: asyncpg.Record | dict[str, Any], rows: list[dict[str, Any]]) -> list[ports.ClassifiedLine]:
     """The lines as the engine would itemise them in this encounter (a refund line by its
     size). Before 2203 names the med_type: 11 (outpatient) or 21 (inpatient); a 14
     without its disease yet is classified as 11."""

@@ -139,11 +139,10 @@ async def undo_fees(msg: Message) -> Output:
 async def _request(msg: Message, data: SettleData) -> SettlementRequest:
     row = await encounter(msg, data.mdtrt_id, kind="outpatient")
     check_person(row, data.psn_no)
-    if not data.chrg_bchno:
-        raise refusal("validation_error", "input.data.chrg_bchno: required")
+    # The batch named; without one (it is required, but some HIS leave it out) every line.
     rows = list(await repo.lines(msg.conn, msg.institution_code, data.mdtrt_id, data.chrg_bchno))
     if not rows:
-        raise refusal("fee_batch_not_found", "no uploaded lines in this chrg_bchno")
+        raise refusal("fee_batch_not_found", "no uploaded lines to settle (chrg_bchno)")
     med_type = data.med_type or row["med_type"] or "11"
     request = settlement_request(
         msg,
