@@ -148,6 +148,11 @@ def _envelope(raw: bytes) -> Envelope:
         raise NationalRefusal("malformed_body", "the request body is not valid JSON") from None
     if not isinstance(document, dict):
         raise NationalRefusal("malformed_body", "the request body is not a JSON object")
+    if isinstance(document.get("input"), str):  # some HIS send the input node as JSON text
+        try:
+            document["input"] = jsontext.loads(document["input"])
+        except (ValueError, RecursionError):
+            raise NationalRefusal("validation_error", "input: must be an object of named nodes") from None
     if not isinstance(document.get("input", {}), dict):
         raise NationalRefusal("validation_error", "input: must be an object of named nodes")
     try:

@@ -102,3 +102,19 @@ async def test_medfee_sumamt_must_be_the_uploaded_total(hospital, world, db):
     err = await hospital.refused("2304", settle_data(mdtrt_id, MINIMUM_LIVING, "601.00", batch=None), "medfee_sumamt_mismatch")
     assert "600.00" in err
     assert await db.count("settlements") == 0
+
+
+async def test_2302_as_a_list_and_input_as_text(hospital, world, db):
+    import json
+
+    mdtrt_id = await admit(hospital, db, MINIMUM_LIVING)
+    await hospital.ok("2301", {"feedetail": fee_rows(mdtrt_id, MINIMUM_LIVING, LINES, batch=None)})
+    await hospital.ok("2302", {"data": [{"feedetl_sn": "Z1", "mdtrt_id": mdtrt_id, "psn_no": MINIMUM_LIVING},
+                                        {"feedetl_sn": "Z3", "mdtrt_id": mdtrt_id, "psn_no": MINIMUM_LIVING}]})
+    assert [r["feedetl_sn"] for r in await db.fetch("SELECT feedetl_sn FROM national_fee_lines")] == ["Z2"]
+    await hospital.refused("2302", {"data": {"feedetl_sn": "Z9", "mdtrt_id": mdtrt_id}}, "fee_line_not_found")
+    # the input node sent as JSON text
+    body = hospital.envelope("2302", {})
+    body["input"] = json.dumps({"data": {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id}})
+    assert (await hospital.post(body)).json()["infcode"] == 0
+    assert await db.count("national_fee_lines") == 0

@@ -117,20 +117,24 @@ async def upload_fees(msg: Message) -> Output:
 
 
 async def undo_fees(msg: Message) -> Output:
-    """2302 住院费用明细信息撤销: a line by ``feedetl_sn``, or all with ``"0000"``."""
-    data = node(msg, FeeUndo, "data")
-    if not data.feedetl_sn:
-        raise refusal("validation_error", "input.data.feedetl_sn: required")
+    """2302 住院费用明细信息撤销: lines by ``feedetl_sn``, or all with ``"0000"``. ``data`` is
+    one object or a list of them (S8 models it as a list, S11 as an object)."""
+    rows = node_list(msg, FeeUndo, "data")
+    if not rows or any(not r.feedetl_sn for r in rows) or len({r.mdtrt_id for r in rows}) != 1:
+        raise refusal("validation_error", "input.data: feedetl_sn and one mdtrt_id required")
+    mdtrt_id = rows[0].mdtrt_id
 
     async def work() -> tuple[dict[str, Any], str, None]:
-        row = await encounter(msg, data.mdtrt_id, kind="inpatient", for_update=True)
-        check_person(row, data.psn_no)
-        await not_settled(msg, data.mdtrt_id)
-        line = None if data.feedetl_sn == "0000" else data.feedetl_sn
-        removed = await repo.delete_lines(msg.conn, msg.institution_code, data.mdtrt_id, feedetl_sn=line)
-        if line is not None and removed == 0:
-            raise refusal("fee_line_not_found", "no uploaded line with this feedetl_sn")
-        return {}, data.mdtrt_id, None
+        row = await encounter(msg, mdtrt_id, kind="inpatient", for_update=True)
+        for data in rows:
+            check_person(row, data.psn_no)
+        await not_settled(msg, mdtrt_id)
+        for data in rows:
+            line = None if data.feedetl_sn == "0000" else data.feedetl_sn
+            removed = await repo.delete_lines(msg.conn, msg.institution_code, mdtrt_id, feedetl_sn=line)
+            if line is not None and removed == 0:
+                raise refusal("fee_line_not_found", "no uploaded line with this feedetl_sn")
+        return {}, mdtrt_id, None
 
     return await logged(msg, work)
 

@@ -19,7 +19,7 @@ async def person_info(msg: Message) -> Output:
     (the card number is taken as the certno; when ``certno`` is sent it is used instead).
     ``insuinfo.balc`` is the account balance: the patient presented the credential."""
     data = node(msg, PersonQuery, "data")
-    cert_no = data.mdtrt_cert_no
+    cert_no = data.mdtrt_cert_no or (data.certno if data.mdtrt_cert_type != "01" else None)
     if data.mdtrt_cert_type == "03" and data.certno:
         cert_no = data.certno
     person = await person_by_credential(msg, data.mdtrt_cert_type, cert_no, None)
