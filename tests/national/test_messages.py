@@ -149,3 +149,34 @@ async def test_auth_stays_http(app, world, hospital):
     assert r.status_code == 413 and r.json()["code"] == "body_too_large"
     out = await hospital.ok("9001", body["input"])
     assert len(out["signinoutb"]["sign_no"]) == 30 and out["signinoutb"]["sign_time"] == "2026-06-15 10:00:00"
+
+
+async def test_a_2207_and_its_retry_racing_settle_once(hospital, world, db):
+    import asyncio
+
+    mdtrt_id = await employee_visit(hospital, db)
+    msgid = hospital.msgid()
+    body = settle_data(mdtrt_id, EMPLOYEE, "70.00", insutype="310")
+    answers = await asyncio.gather(*(hospital.call("2207", body, msgid) for _ in range(4)))
+    ok = [a for a in answers if a["infcode"] == 0]
+    # every answer that settled is the same record; a loser may only be told to retry
+    assert ok and all(a["output"] == ok[0]["output"] for a in ok)
+    assert all(a["err_msg"].startswith("request_in_progress: ") for a in answers if a["infcode"] != 0)
+    assert await db.count("settlements") == 1
+    assert await db.fetchval("SELECT account_balance FROM persons WHERE person_id = $1", EMPLOYEE) == D("2965.00")
+    assert (await hospital.call("2207", body, msgid))["output"] == ok[0]["output"]
+
+
+async def test_a_line_not_in_the_catalog(hospital, world, db):
+    mdtrt_id = await register(hospital, db, EMPLOYEE)
+    out = await hospital.ok("2204", {"feedetail": fee_rows(mdtrt_id, EMPLOYEE, [("X1", "LOCAL-ONLY-001", "1", "15.50")])})
+    row = out["result"][0]
+    assert (row["fulamt_ownpay_amt"], row["inscp_scp_amt"], row["chrgitm_lv"], row["memo"], row["selfpay_prop"]) == (
+        D("15.50"), D("0.00"), "03", "not_in_catalog", D("1.00"))
+    await hospital.refused("2204", {"feedetail": fee_rows(mdtrt_id, EMPLOYEE, [("X1", "LOCAL-ONLY-001", "1", "1")])},
+                           "fee_line_duplicate")  # fmt: skip
+    await hospital.refused("2205", {"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "NOPE"}}, "fee_batch_not_found")
+    await hospital.ok("2205", {"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "B1", "psn_no": EMPLOYEE}})
+    await hospital.refused("2207", settle_data(mdtrt_id, EMPLOYEE, None, insutype="310"), "fee_batch_not_found")
+    await hospital.ok("2202", {"data": {"mdtrt_id": mdtrt_id, "psn_no": EMPLOYEE, "ipt_otp_no": "MZ0001"}})
+    await hospital.refused("2204", {"feedetail": fee_rows(mdtrt_id, EMPLOYEE, LINES)}, "encounter_not_found")
