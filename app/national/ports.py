@@ -196,9 +196,11 @@ async def person(conn: asyncpg.Connection, person_id: str) -> PersonInfo | None:
 
 
 async def person_by_certno(conn: asyncpg.Connection, certno: str) -> PersonInfo | None:
-    """By 身份证号 (an upper-case X check digit matches a lower-case one)."""
+    """By 身份证号 (an X check digit matches in either case)."""
     return _person(
-        await conn.fetchrow(_PERSON_SQL + " WHERE p.certno = $1 ORDER BY p.person_id LIMIT 1", certno.upper())
+        await conn.fetchrow(
+            _PERSON_SQL + " WHERE p.certno IN ($1::text, upper($1::text), lower($1::text)) ORDER BY p.person_id LIMIT 1", certno
+        )
     )
 
 

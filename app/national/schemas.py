@@ -156,9 +156,9 @@ class SignIn(Node):
 
 
 class Registration(Node):
-    """2201 data."""
+    """2201 data (``psn_no`` may be left out: the credential decides)."""
 
-    psn_no: Id
+    psn_no: OptId = None
     insutype: Text = None
     begntime: Moment
     mdtrt_cert_type: CertType
@@ -201,9 +201,9 @@ class VisitInfo(Node):
 
 
 class Admission(Node):
-    """2401 mdtrtinfo."""
+    """2401 mdtrtinfo (``psn_no`` may be left out: the credential decides)."""
 
-    psn_no: Id
+    psn_no: OptId = None
     insutype: Text = None
     begntime: Moment
     mdtrt_cert_type: CertType

@@ -180,3 +180,13 @@ async def test_a_line_not_in_the_catalog(hospital, world, db):
     await hospital.refused("2207", settle_data(mdtrt_id, EMPLOYEE, None, insutype="310"), "fee_batch_not_found")
     await hospital.ok("2202", {"data": {"mdtrt_id": mdtrt_id, "psn_no": EMPLOYEE, "ipt_otp_no": "MZ0001"}})
     await hospital.refused("2204", {"feedetail": fee_rows(mdtrt_id, EMPLOYEE, LINES)}, "encounter_not_found")
+
+
+async def test_credential_decides_without_psn_no(hospital, world, db):
+    cert = await certno(db, RESIDENT)
+    assert cert.endswith("X")  # the demo resident's check digit: sent in lower case below
+    out = await hospital.ok("2201", {"data": {"begntime": "2026-06-15 09:00:00", "mdtrt_cert_type": "02",
+                                              "mdtrt_cert_no": cert.lower(), "ipt_otp_no": "1"}})  # fmt: skip
+    assert out["data"]["psn_no"] == RESIDENT
+    info = await hospital.ok("1101", {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": "CARD-1", "certno": cert}})
+    assert info["baseinfo"]["psn_no"] == RESIDENT
