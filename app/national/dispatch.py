@@ -25,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     "2305": inpatient.reverse,
     "2401": inpatient.admit,
     "2402": inpatient.discharge,
+    "2403": inpatient.change_admission,
     "2404": inpatient.undo_admission,
     "2405": inpatient.undo_discharge,
     "2601": correction.correct,

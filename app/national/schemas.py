@@ -215,6 +215,16 @@ class Admission(Node):
     dise_name: Text = None
 
 
+class AdmissionChange(Node):
+    """2403 adminfo: 2401's fields, by ``mdtrt_id`` (the hospital number is ``ipt_otp_no``)."""
+
+    mdtrt_id: Id
+    psn_no: OptId = None
+    begntime: OptMoment = None
+    med_type: Text = None
+    dise_codg: Text = None
+
+
 class Discharge(Node):
     """2402 dscginfo (S12 sends it as ``mdtrtinfo``)."""
 

@@ -118,3 +118,18 @@ async def test_2302_as_a_list_and_input_as_text(hospital, world, db):
     body["input"] = json.dumps({"data": {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id}})
     assert (await hospital.post(body)).json()["infcode"] == 0
     assert await db.count("national_fee_lines") == 0
+
+
+async def test_2403_changes_the_admission_diagnoses(hospital, world, db, make_client):
+    mdtrt_id = await admit(hospital, db, MINIMUM_LIVING, diagnoses=("J18.9",))
+    # 吉非替尼片 is restricted to lung cancer (C34): not covered under J18.9
+    gefitinib = [("G1", "XL01XEG001A001010100", "30", "1.50")]
+    up = await hospital.ok("2301", {"feedetail": fee_rows(mdtrt_id, MINIMUM_LIVING, gefitinib, batch=None)})
+    assert (up["result"][0]["memo"], up["result"][0]["inscp_scp_amt"]) == ("restricted", D("0.00"))
+    await hospital.ok("2403", {"adminfo": {"mdtrt_id": mdtrt_id, "ipt_otp_no": "ZY0001", "med_type": "21"},
+                               "diseinfo": [{"diag_type": "1", "maindiag_flag": "1", "diag_srt_no": 1,
+                                             "diag_code": "C34.1", "diag_name": "肺癌", "diag_dept": "A",
+                                             "dise_dor_no": "D", "dise_dor_name": "D", "diag_time": "2026-06-11 08:00:00"}]})
+    pre = await hospital.ok("2303", settle_data(mdtrt_id, MINIMUM_LIVING, "45.00", batch=None, med_type="21"))
+    # now covered: Guangdong's entry (B, 5%, cap 1.80): 45.00 billed, 2.25 先行自付, 42.75 in scope
+    assert (pre["setlinfo"]["preselfpay_amt"], pre["setlinfo"]["inscp_scp_amt"]) == (D("2.25"), D("42.75"))

@@ -1,4 +1,4 @@
-"""Inpatient 住院: 2401 admission, 2402 discharge, 2404 / 2405 their undo, 2301 / 2302
+"""Inpatient 住院: 2401 admission, 2402 discharge, 2403 admission change, 2404 / 2405 their undo, 2301 / 2302
 fee upload and its undo, 2303 pre-settlement, 2304 settlement, 2305 reversal."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from app.kit.clock import CST
 from app.national import repository as repo
 from app.national.exceptions import refusal
-from app.national.schemas import Admission, Diagnosis, Discharge, EncounterRef, FeeLine, FeeUndo, ReversalData, SettleData
+from app.national.schemas import Admission, AdmissionChange, Diagnosis, Discharge, EncounterRef, FeeLine, FeeUndo, ReversalData, SettleData
 from app.national.service import (
     Message,
     Output,
@@ -49,6 +49,32 @@ async def admit(msg: Message) -> Output:
             ipt_otp_no=info.ipt_no, msgid=msg.msgid,
         )  # fmt: skip
         return {"result": {"mdtrt_id": mdtrt_id}}, mdtrt_id, None
+
+    return await logged(msg, work)
+
+
+async def change_admission(msg: Message) -> Output:
+    """2403 入院信息变更: admission time, med_type, special disease, and the diagnoses when
+    ``diseinfo`` is sent; only with nothing settled."""
+    info = node(msg, AdmissionChange, "adminfo", "mdtrtinfo", "data")
+    diseases = node_list(msg, Diagnosis, "diseinfo", required=False)
+
+    async def work() -> tuple[dict[str, Any], str, None]:
+        row = await encounter(msg, info.mdtrt_id, kind="inpatient", for_update=True)
+        check_person(row, info.psn_no)
+        await not_settled(msg, info.mdtrt_id)
+        changes: dict[str, Any] = {}
+        if info.begntime is not None:
+            changes["begntime"] = info.begntime
+        if info.med_type:
+            changes["med_type"] = info.med_type
+        if info.dise_codg:
+            changes["dise_codg"] = info.dise_codg
+        if "diseinfo" in msg.envelope.input:
+            changes["diagnoses"] = diagnoses_of(diseases)
+        if changes:
+            await repo.update_encounter(msg.conn, msg.institution_code, info.mdtrt_id, **changes)
+        return {}, info.mdtrt_id, None
 
     return await logged(msg, work)
 
