@@ -41,15 +41,13 @@ import asyncpg
 from app.engine.classify import classify_line
 from app.engine.model import CatalogItem, Institution, ItemResult
 from app.evouchers.service import resolve_e_voucher
-from app.kit.clock import CST, now
+from app.kit.clock import now
 from app.settlement import metrics as settlement_metrics
 from app.settlement import repository as settlement_repo
 from app.settlement.exceptions import SettlementNotFound
 from app.settlement.router import settlement_service
 from app.settlement.schemas import SettlementRequest
 from app.settlement.service import Caller, to_encounter
-
-ZERO = Decimal("0")
 
 # --------------------------------------------------------------------------- settlement
 
@@ -338,6 +336,3 @@ async def reconcile_totals(
         })  # fmt: skip
     return answers
 
-
-def china_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(CST).date()

@@ -24,7 +24,7 @@ from app.national import jsontext, ports
 from app.national.dispatch import HANDLERS
 from app.national.exceptions import BodyTooLarge, InstitutionInactive, InstitutionMismatch, NationalRefusal
 from app.national.schemas import Answer, Envelope
-from app.national.service import Message, _errors
+from app.national.service import Message, field_errors
 from app.settlement.service import Caller
 
 log = structlog.get_logger("medsettle.national")
@@ -158,4 +158,4 @@ def _envelope(raw: bytes) -> Envelope:
     try:
         return Envelope.model_validate(document)
     except ValidationError as exc:
-        raise NationalRefusal("validation_error", _errors(exc, "envelope")) from None
+        raise NationalRefusal("validation_error", field_errors(exc, "envelope")) from None

@@ -73,7 +73,7 @@ class Message:
 # --------------------------------------------------------------------------- nodes
 
 
-def _errors(exc: ValidationError, where: str) -> str:
+def field_errors(exc: ValidationError, where: str) -> str:
     parts = []
     for e in exc.errors(include_url=False)[:5]:
         loc = ".".join(str(p) for p in (where, *e["loc"]))
@@ -86,7 +86,7 @@ def validate(model: type[M], value: Any, where: str) -> M:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise refusal("validation_error", _errors(exc, where)) from None
+        raise refusal("validation_error", field_errors(exc, where)) from None
 
 
 def node(msg: Message, model: type[M], *names: str) -> M:
