@@ -80,6 +80,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.evouchers.router import router as evouchers_router
 
     app.include_router(evouchers_router)
+    from app.national.router import router as national_router
+
+    app.include_router(national_router)
     # ---- end of domain routers ----
 
 

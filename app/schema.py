@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.apikeys import tables as apikeys_tables  # noqa: F401
 from app.evouchers import tables as evouchers_tables  # noqa: F401
 from app.kit.tables import metadata
+from app.national import tables as national_tables  # noqa: F401
 from app.persons import tables as persons_tables  # noqa: F401
 from app.reference import tables as reference_tables  # noqa: F401
 from app.registrations import tables as registrations_tables  # noqa: F401

@@ -19,7 +19,8 @@ SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
-    "audit_log", "e_voucher_attempts",
+    "audit_log", "e_voucher_attempts", "national_encounters", "national_fee_lines", "national_messages",
+    "national_sign_ins",
 }  # fmt: skip
 
 

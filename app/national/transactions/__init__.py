@@ -1,0 +1,1 @@
+"""One module per family of national transactions; `app.national.dispatch` maps infnos."""
