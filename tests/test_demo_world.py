@@ -67,10 +67,14 @@ async def test_demo_world_contents(app, demo_world, db) -> None:
     assert await db.count("enrollments", "insutype = '310'") > 0 and await db.count("enrollments", "insutype = '390'") > 0
 
 
-async def test_demo_keys_work(app, demo_world) -> None:
+async def test_demo_keys_work(app, db, demo_world) -> None:
     assert {"admin", "ops", "wallet", "institution:H44190000001"} <= set(demo_world)
+    certno = await db.fetchval("SELECT certno FROM persons WHERE person_id = 'P441900000001'")
     async with make_asgi_client(app, demo_world["institution:H44190000001"]) as inst:
-        r = await inst.get("/v1/persons/P441900000001")
+        # an institution reads a person with the certno the patient presents (api.md)
+        r = await inst.post("/v1/persons/lookup", json={"certno": certno})
+        assert r.status_code == 200 and r.json()["person_id"] == "P441900000001"
+        r = await inst.get("/v1/persons/P441900000001", params={"certno": certno})
         assert r.status_code == 200 and "*" in r.json()["certno"]
     async with make_asgi_client(app, demo_world["admin"]) as admin:
         r = await admin.get("/v1/policies/441900/390", params={"date": "2026-03-10"})
