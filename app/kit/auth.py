@@ -93,6 +93,10 @@ async def ensure_admin_key(session: AsyncSession, key: str, label: str = "bootst
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer msk_…`")
 
 
+#: Where `app.kit.routing.authenticate_first` leaves ``(key, principal)`` for `get_principal`.
+PRINCIPAL_SCOPE_KEY = "medsettle.principal"
+
+
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -100,6 +104,9 @@ async def get_principal(
     """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized()
+    checked = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if checked is not None and checked[0] == credentials.credentials:
+        return checked[1]  # looked up by the route before anything else
     return await principal_for_key(request.app.state, credentials.credentials)
 
 
