@@ -54,6 +54,10 @@ def hash_key(key: str) -> bytes:
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer msk_…`")
 
 
+#: Where `app.kit.routing.authenticate_first` leaves ``(key, principal)`` for `get_principal`.
+PRINCIPAL_SCOPE_KEY = "medsettle.principal"
+
+
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -61,7 +65,11 @@ async def get_principal(
     """The caller, from ``Authorization: Bearer <key>``; 401 when missing, unknown or revoked.
     (``credentials`` only declares the security scheme in the OpenAPI document: the header
     is read by `authenticate`, as the settlement fast route reads it.)"""
-    return await authenticate(request.app.state, request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    checked = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if checked is not None and checked[0] == bearer_key(authorization):
+        return checked[1]  # looked up by the route before anything else (`authenticate_first`)
+    return await authenticate(request.app.state, authorization)
 
 
 async def authenticate(state: Any, authorization: str | None) -> Principal:

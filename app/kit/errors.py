@@ -133,6 +133,24 @@ _BODY_PARSE_ERRORS = {"json_invalid", "value_error.jsondecode"}
 #: Validation error types that give the problem its own code when they are all there is
 #: (raised as ``PydanticCustomError(code, msg)`` by schema validators).
 _CODED_ERRORS = {"amount_out_of_range"}
+#: Field name → code: a bound error (ge/gt/le/lt) of such a field counts as that code.
+_CODED_FIELDS: dict[str, str] = {}
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def coded_field_errors(code: str, *fields: str) -> None:
+    """A bound error of one of these fields (pydantic's ``greater_than`` … on a field of
+    that name) is reported with ``code`` — e.g. qty and unit_price, ``amount_out_of_range``."""
+    _CODED_ERRORS.add(code)
+    for name in fields:
+        _CODED_FIELDS[name] = code
+
+
+def _error_type(e: dict[str, Any]) -> Any:
+    loc = e.get("loc") or ()
+    if e.get("type") in _BOUND_ERRORS and loc and loc[-1] in _CODED_FIELDS:
+        return _CODED_FIELDS[loc[-1]]
+    return e.get("type")
 
 _STATUS_CODES = {
     400: ("bad_request", "Bad request"),
@@ -160,7 +178,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     raw = list(exc.errors())
     if any(e.get("type") in _BODY_PARSE_ERRORS for e in raw):
         return problem_response(400, "malformed_body", "Malformed request body", "The request body is not valid JSON.")
-    types = {e.get("type") for e in raw}
+    types = {_error_type(e) for e in raw}
     if len(types) == 1 and types <= _CODED_ERRORS:
         code = types.pop()
         return problem_response(

@@ -80,21 +80,24 @@ def max_body_bytes(scope: Scope, route: APIRoute | None) -> int:
 
 
 def limit_body(scope: Scope, receive: Receive, limit: int) -> Receive:
-    """``receive`` that raises `BodyTooLarge` once more than ``limit`` body bytes arrived;
-    raises at once when the declared ``Content-Length`` is over the limit."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = 0  # the server refuses a malformed length itself
-            if declared > limit:
-                raise BodyTooLarge(limit)
-            break
-    received = 0
+    """``receive`` that raises `BodyTooLarge` once more than ``limit`` body bytes arrived.
+    A declared ``Content-Length`` over the limit is refused at the first call, before
+    anything is read (and after auth, which reads no body)."""
+    received = -1  # -1: the declared length is not checked yet
 
     async def limited() -> Message:
         nonlocal received
+        if received < 0:
+            received = 0
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        declared = int(value)
+                    except ValueError:
+                        declared = 0  # the server refuses a malformed length itself
+                    if declared > limit:
+                        raise BodyTooLarge(limit)
+                    break
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
@@ -125,9 +128,16 @@ class DecimalJSONRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
+        from app.kit.auth import _bearer
+
+        #: The route takes an API key (it declares the bearer scheme): the key is checked
+        #: before anything else (`handle`).
+        self.needs_key = _bearer in _dependency_calls(self.dependant)
         self.responses = merge_problem_responses(self.responses, default_problems(self))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.needs_key:
+            await authenticate_first(scope)
         if self.has_body:
             receive = limit_body(scope, receive, max_body_bytes(scope, self))
         await super().handle(scope, receive, send)
@@ -183,6 +193,24 @@ def _retry_read(original: Callable[[Request], Awaitable[Response]]) -> Callable[
     return handler
 
 
+async def authenticate_first(scope: Scope) -> None:
+    """A presented key is checked before the body, the parameters or anything else is
+    looked at: an unknown key is 401, a key of an inactive institution 403
+    ``institution_inactive`` (api.md: "on every endpoint, before any other check"). The
+    principal is kept in the scope for the route's `get_principal` dependency. (No key at
+    all is left to that dependency: 401 once the request is parsed.)"""
+    from app.kit.auth import PRINCIPAL_SCOPE_KEY, bearer_key, principal_for_key
+
+    authorization = None
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
+    key = bearer_key(authorization)
+    if key is not None:
+        scope[PRINCIPAL_SCOPE_KEY] = (key, await principal_for_key(scope["app"].state, key))
+
+
 def _dependency_calls(dependant: Any) -> set[Any]:
     calls = {dependant.call}
     for sub in dependant.dependencies:
@@ -211,7 +239,7 @@ def default_problems(route: APIRoute) -> dict[int | str, dict[str, Any]]:
     wanted: list[tuple[int, str] | int] = []
     # Every authenticated route declares the bearer scheme (`get_principal`, and the
     # settle route's own caller dependency, `app.settlement.checks`).
-    if _bearer in _dependency_calls(route.dependant):
+    if getattr(route, "needs_key", None) or _bearer in _dependency_calls(route.dependant):
         wanted += [401, 403, (403, "institution_inactive"), (503, "database_unavailable"), (503, "busy")]
     has_body = getattr(route, "has_body", route.body_field is not None)
     if has_body:

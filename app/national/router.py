@@ -20,6 +20,7 @@ from app.kit.auth import InstitutionPrincipal
 from app.kit.clock import CST, now
 from app.kit.errors import ProblemError, problem_responses
 from app.kit.rawdb import DatabaseUnavailable, LockTimeout, pooled_connection
+from app.kit.routing import DecimalJSONRoute
 from app.national import jsontext, ports
 from app.national.dispatch import HANDLERS
 from app.national.exceptions import BodyTooLarge, InstitutionInactive, InstitutionMismatch, NationalRefusal
@@ -32,7 +33,7 @@ log = structlog.get_logger("medsettle.national")
 PATH = "/fsi/api/rsfComIfsService/callService"
 MAX_BODY = 1024 * 1024
 
-router = APIRouter(tags=["national interface"])
+router = APIRouter(tags=["national interface"], route_class=DecimalJSONRoute)
 
 
 async def _body(request: Request) -> bytes:
@@ -91,7 +92,12 @@ def _failure(exc: ProblemError) -> str:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": Envelope.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": Envelope.model_json_schema(),
+                    "example": Envelope.model_json_schema()["example"],
+                }
+            },
         }
     },
     responses=problem_responses(

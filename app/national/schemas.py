@@ -104,7 +104,7 @@ class Envelope(Node):
                 "insuplc_admdvs": "441900", "recer_sys_code": "HIS", "infver": "V1.0", "opter_type": "1",
                 "opter": "001", "opter_name": "收费员", "inf_time": "2026-12-02 09:30:00",
                 "fixmedins_code": "H44190000001", "fixmedins_name": "东莞市人民医院", "sign_no": "",
-                "input": {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "441900199001010011"}},
+                "input": {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "44190019600202003X"}},  # demo P441900000001
             }
         },
     )
@@ -343,13 +343,13 @@ class Answer(BaseModel):
         }
     )
 
-    infcode: int = Field(description="0 success, -1 refused or malformed")
-    inf_refmsgid: str
-    refmsg_time: str
-    respond_time: str
-    err_msg: str | None = Field(description='"<problem code>: <detail>" when infcode is -1')
-    warn_msg: str | None = None
-    enctype: str = ""
-    signtype: str = ""
-    cainfo: str = ""
-    output: dict[str, Any]
+    infcode: int = Field(description="Result code 交易状态码: 0 success, -1 refused or malformed")
+    inf_refmsgid: str = Field(description="Answer message id 接收方报文ID (the region, the time, a sequence)")
+    refmsg_time: str = Field(description="When the message was received 接收报文时间 (yyyyMMddHHmmssSSS)")
+    respond_time: str = Field(description="When it was answered 响应报文时间 (yyyyMMddHHmmssSSS)")
+    err_msg: str | None = Field(description='Error message 错误信息: "<problem code>: <detail>" when infcode is -1')
+    warn_msg: str | None = Field(default=None, description="Warning message 警告信息 (never set by this service)")
+    enctype: str = Field(default="", description="Encryption type 加密方式 (none: empty)")
+    signtype: str = Field(default="", description="Signature type 签名类型 (none: empty)")
+    cainfo: str = Field(default="", description="Digital signature 数字签名信息 (none: empty)")
+    output: dict[str, Any] = Field(description="The transaction's output nodes 交易输出, by infno (docs/national-interface.md)")

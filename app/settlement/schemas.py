@@ -7,39 +7,32 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.engine.money import round2
 from app.kit.clock import CST
+from app.kit.errors import coded_field_errors
 from app.kit.types import Day, Text
 from app.settlement.exceptions import EncounterDateInFuture
 
 # Amount bounds (api.md, Conventions, "Money"): every accepted line and total fits its
 # NUMERIC(14,2) column with room to spare. Beyond them `422 amount_out_of_range`, the
-# same for preview and settle: both validate this model (app.kit.errors gives the
-# problem that code when these are its only errors).
+# same for preview and settle: both validate this model. qty and unit_price are bounded
+# by pydantic-core's own constraints (no Python call per line on the hot path), whose
+# bound errors app.kit.errors reports as amount_out_of_range (`coded_field_errors`);
+# the line amounts and the total by one validator of the request.
 MAX_QTY = Decimal("100000")
 MAX_UNIT_PRICE = Decimal("10000000")
 MAX_LINE_AMOUNT = Decimal("100000000.00")
 MAX_TOTAL = Decimal("1000000000.00")
 AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+_HALF_CENT = Decimal("0.005")
+coded_field_errors(AMOUNT_OUT_OF_RANGE, "qty", "unit_price")
 
 
 def _out_of_range(message: str) -> PydanticCustomError:
     return PydanticCustomError(AMOUNT_OUT_OF_RANGE, message)
-
-
-def _qty_in_range(value: Decimal) -> Decimal:
-    if not Decimal(0) < value <= MAX_QTY:
-        raise _out_of_range(f"qty must be greater than 0 and at most {MAX_QTY}")
-    return value
-
-
-def _unit_price_in_range(value: Decimal) -> Decimal:
-    if not Decimal(0) <= value <= MAX_UNIT_PRICE:
-        raise _out_of_range(f"unit_price must be at least 0 and at most {MAX_UNIT_PRICE}")
-    return value
 
 
 # Decimal constraints are pydantic-core's own, so the settle route can parse and
@@ -47,16 +40,13 @@ def _unit_price_in_range(value: Decimal) -> Decimal:
 # Decimals there (lossless), never binary floats; trailing zeros do not count as places.
 Quantity = Annotated[
     Decimal,
-    Field(decimal_places=4, allow_inf_nan=False,
-          description=f"Quantity, > 0 and ≤ {MAX_QTY}, up to 4 decimals (string or number)", examples=["30"]),
-    AfterValidator(_qty_in_range),
+    Field(gt=0, le=MAX_QTY, decimal_places=4, allow_inf_nan=False,
+          description="Quantity, > 0, up to 4 decimals (string or number)", examples=["30"]),
 ]
 UnitPrice = Annotated[
     Decimal,
-    Field(decimal_places=6, allow_inf_nan=False,
-          description=f"Unit price in yuan, ≥ 0 and ≤ {MAX_UNIT_PRICE}, up to 6 decimals (string or number)",
-          examples=["1.8900"]),
-    AfterValidator(_unit_price_in_range),
+    Field(ge=0, le=MAX_UNIT_PRICE, decimal_places=6, allow_inf_nan=False,
+          description="Unit price in yuan, ≥ 0, up to 6 decimals (string or number)", examples=["1.8900"]),
 ]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
 #: The earliest encounter the service settles (accumulator reads start at year 2000).
@@ -75,12 +65,6 @@ class FeeLineIn(BaseModel):
     name: Text | None = Field(default=None, max_length=200)
     qty: Quantity
     unit_price: UnitPrice
-
-    @model_validator(mode="after")
-    def _amount_in_range(self) -> "FeeLineIn":
-        if round2(self.qty * self.unit_price) > MAX_LINE_AMOUNT:
-            raise _out_of_range(f"the line's amount (qty × unit_price) must be at most {MAX_LINE_AMOUNT}")
-        return self
 
 
 class SettlementRequest(BaseModel):
@@ -127,9 +111,20 @@ class SettlementRequest(BaseModel):
     items: list[FeeLineIn] = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
-    def _total_in_range(self) -> "SettlementRequest":
-        if sum(round2(line.qty * line.unit_price) for line in self.items) > MAX_TOTAL:
-            raise _out_of_range(f"the encounter's total must be at most {MAX_TOTAL}")
+    def _amounts_in_range(self) -> "SettlementRequest":
+        """Each line's amount round2(qty × unit_price) ≤ MAX_LINE_AMOUNT, their sum ≤
+        MAX_TOTAL. Rounded only near a bound: round2(x) ≤ x + 0.005."""
+        total = Decimal(0)
+        for line in self.items:
+            amount = line.qty * line.unit_price
+            if amount > MAX_LINE_AMOUNT and round2(amount) > MAX_LINE_AMOUNT:
+                raise _out_of_range(
+                    f"line {line.line_no}: the amount (qty × unit_price) must be at most {MAX_LINE_AMOUNT}"
+                )
+            total += amount
+        if total + _HALF_CENT * len(self.items) > MAX_TOTAL:
+            if sum(round2(line.qty * line.unit_price) for line in self.items) > MAX_TOTAL:
+                raise _out_of_range(f"the encounter's total must be at most {MAX_TOTAL}")
         return self
 
     @model_validator(mode="after")

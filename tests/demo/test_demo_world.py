@@ -73,6 +73,9 @@ async def test_demo_keys_work(app, db, demo_world) -> None:
     async with make_asgi_client(app, demo_world["institution:H44190000001"]) as inst:
         # An institution reads a person only with the credential the patient presents.
         assert (await inst.get("/v1/persons/P441900000001")).status_code == 403
+        # an institution reads a person with the certno the patient presents (api.md)
+        r = await inst.post("/v1/persons/lookup", json={"certno": certno})
+        assert r.status_code == 200 and r.json()["person_id"] == "P441900000001"
         r = await inst.get("/v1/persons/P441900000001", params={"certno": certno})
         assert r.status_code == 200 and "*" in r.json()["certno"]
     async with make_asgi_client(app, demo_world["admin"]) as admin:

@@ -129,6 +129,7 @@ def run_schemathesis(settings, keys: dict[str, str], examples: int) -> tuple[lis
                     except Exception as exc:  # noqa: BLE001 - collected and reported together
                         text = re.sub(r"\s+", " ", str(exc))[:600]
                         failures.append(f"{operation.label} [{role}, {mode.value}]: {type(exc).__name__}: {text}")
+                        print("schemathesis failure:", failures[-1], flush=True)
                     if os.environ.get("MEDSETTLE_SCHEMATHESIS_TIMES"):
                         print(f"{operation.label} {role} {mode.value} {time.monotonic() - t0:.2f}s")
     finally:

@@ -56,6 +56,12 @@ async def test_inactive_institution_key_is_refused_on_every_endpoint(app, world,
             problem(r, 403, "institution_inactive")
             checked += 1
     assert checked >= 20
+    # before any other check: an unreadable, oversized or deeply nested body is not looked at
+    for content in (b"{not json", b" " * (2 * 1024 * 1024), b"[" * 100_000):
+        for url in ("/v1/settlements", "/v1/settlements/preview", "/v1/persons/lookup", "/v1/referrals"):
+            r = await closed.post(url, content=content, headers={"content-type": "application/json"})
+            problem(r, 403, "institution_inactive")
+    problem(await closed.get("/v1/settlements", params={"limit": "many"}), 403, "institution_inactive")
 
 
 async def test_deactivation_takes_effect_at_once(admin_client, hospital, world):

@@ -65,7 +65,7 @@ INSTITUTION_OF = {"/v1/persons/{person_id}/special-disease-registrations": "H442
 
 
 def _role(method: str, path: str) -> tuple[str, str | None]:
-    if path.startswith(("/v1/settlements", "/v1/referrals", "/v1/persons/lookup")):
+    if path.startswith(("/v1/settlements", "/v1/referrals", "/v1/persons/lookup", "/fsi/")):
         return "institution", "H44190000001"
     if path in INSTITUTION_OF:
         return "institution", INSTITUTION_OF[path]
