@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
+import app.chronic.tables  # noqa: F401 - domain tables on the shared metadata
 from app.kit.tables import metadata
 
 config = context.config

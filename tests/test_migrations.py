@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
 from app.kit.migrate import MIGRATIONS_DIR, alembic_config, downgrade_base_async, head_revision, upgrade_head_async
+import app.chronic.tables  # noqa: F401 - registers the domain's tables on the shared metadata
 from app.kit.tables import metadata
 
 SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
-    "audit_log",
+    "audit_log", "chronic_applications",
 }  # fmt: skip
 
 

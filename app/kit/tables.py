@@ -157,7 +157,9 @@ enrollments = Table(
     Column("insutype", CHAR(3), primary_key=True),
     Column("valid_from", Date, primary_key=True),
     Column("valid_to", Date, nullable=True),
+    Column("tier", SmallInteger, nullable=True),  # 缴费档次 (migration 0011)
     CheckConstraint("insutype IN ('310', '390')", name="insutype"),
+    CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 99", name="tier"),
     CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
 )
 
@@ -198,6 +200,8 @@ settlements = Table(
     Column("referral_id", UUID(as_uuid=True), nullable=True),
     Column("e_voucher_hash", LargeBinary, nullable=True),
     Column("response", JSON, nullable=False),  # json keeps the exact text replayed
+    # The encounter's ICD-10 codes as sent: read by active screening (migration 0011).
+    Column("diagnoses", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     CheckConstraint("status IN ('settled', 'reversed')", name="status"),
     Index(
         "settlements_live_encounter",
@@ -209,6 +213,7 @@ settlements = Table(
     Index("settlements_person", "person_id", "encounter_date"),
     Index("settlements_institution", "institution_code", "settled_at", "settlement_id"),
     Index("settlements_settled_at", "settled_at", "settlement_id"),
+    Index("settlements_screening", "encounter_date", postgresql_where=text("status = 'settled' AND diagnoses <> '{}'")),
 )
 
 # settlement_items and settlement_funds are views over settlements.response (migration
@@ -249,7 +254,7 @@ special_disease_registrations = Table(
     Column("registration_id", UUID(as_uuid=True), primary_key=True),
     Column("person_id", String(64), nullable=False),
     Column("disease_code", String(32), nullable=False),
-    Column("certifier_code", String(32), nullable=False),
+    Column("certifier_code", String(32), nullable=True),  # NULL: made by ops (migration 0011)
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=False),
     Column("all_sites", Boolean, nullable=False),

@@ -35,7 +35,7 @@ from app.engine.model import (
 
 _PERSON_STATE_COLUMNS = """
 SELECT p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance, p.state_version,
-  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to) FROM enrollments e
+  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to, e.tier) FROM enrollments e
         WHERE e.person_id = p.person_id) AS enrollments,
   ARRAY(SELECT ROW(a.name, a.amount) FROM accumulators a
         WHERE a.person_id = p.person_id AND a.year = $2) AS accumulators,
@@ -104,7 +104,7 @@ async def load_person_state(
     person = Person(
         person_id=person_id,
         insured_region=row["insured_region"],
-        enrollments=tuple(Enrollment(t, f, u) for t, f, u in row["enrollments"]),
+        enrollments=tuple(Enrollment(t, f, u, tier) for t, f, u, tier in row["enrollments"]),
         retired=row["retired"],
         supplementary=row["supplementary"],
         aid_category=row["aid_category"],
@@ -200,12 +200,12 @@ _SETTLEMENT_COLUMNS = (
     "settlement_id, institution_code, person_id, encounter_id, insutype, med_type, encounter_date, "
     "accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region, status, settled_at, "
     + ", ".join(TOTAL_FIELDS)
-    + ", referral_id, e_voucher_hash, response"
+    + ", referral_id, e_voucher_hash, response, diagnoses"
 )
 _SETTLEMENT_VALUES = (
     ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
     ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
-    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json"
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :diagnoses::text[]"
 )
 
 
@@ -302,6 +302,7 @@ class SettlementRow:
     referral_id: uuid.UUID | None
     e_voucher_hash: bytes | None
     response_json: str
+    diagnoses: list[str]  # the encounter's ICD-10 codes as sent (active screening reads them)
 
 
 class StaleState(Exception):
@@ -339,6 +340,7 @@ def write_values(row: SettlementRow, result: Settlement) -> dict[str, Any]:
         referral_id=row.referral_id,
         e_voucher_hash=row.e_voucher_hash,
         response=row.response_json,
+        diagnoses=row.diagnoses,
         delta_names=list(result.deltas),
         delta_amounts=[str(amount) for amount in result.deltas.values()],
         account_delta=result.deltas.get(ACCOUNT_BALANCE, Decimal("0")),

@@ -26,7 +26,7 @@ from app.engine.model import (
     SettlementContext,
 )
 from app.engine.settle import resolve_insutype
-from app.engine.settle import settle as engine_settle
+from app.engine.tiers import settle_with_tiers
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import resolve_e_voucher
 from app.kit.clock import CST
@@ -237,7 +237,7 @@ class SettlementService:
             filings=state.filings,
             referral=state.referral,
         )
-        result = engine_settle(encounter, ctx)
+        result = settle_with_tiers(encounter, ctx)  # tiered amounts resolved, then the engine
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
         assert version is not None
@@ -280,6 +280,7 @@ class SettlementService:
             referral_id=request.referral_id,
             e_voucher_hash=voucher_hash,
             response_json=dumps(body),
+            diagnoses=list(request.diagnoses),
         )
 
     # ------------------------------------------------------------------ use cases
