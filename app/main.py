@@ -73,6 +73,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.evouchers.router import router as evouchers_router
 
     app.include_router(evouchers_router)
+    from app.chronic.router import router as chronic_router
+
+    app.include_router(chronic_router)
     # ---- end of domain routers ----
 
 

@@ -1,0 +1,161 @@
+"""Every query of chronic-disease applications and screening (SQLAlchemy Core on the request's
+session). Nothing here commits: the request's transaction does, once (app.kit.db)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import Row, func, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chronic.tables import chronic_applications as _A
+from app.kit.tables import persons, settlements
+
+Cursor = tuple[dt.datetime, uuid.UUID]
+
+LEDGER_COLUMNS = (
+    _A.c.application_id, _A.c.person_id, _A.c.disease_code, _A.c.month, _A.c.status, _A.c.reason,
+    _A.c.registration_id, _A.c.applied_by, _A.c.decided_at, _A.c.source, _A.c.created_at,
+)  # fmt: skip
+
+
+async def person_exists(session: AsyncSession, person_id: str) -> bool:
+    stmt = select(persons.c.person_id).where(persons.c.person_id == person_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def person_settlements(session: AsyncSession, person_id: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are settlements of this person."""
+    if not ids:
+        return set()
+    stmt = select(settlements.c.settlement_id).where(
+        settlements.c.person_id == person_id, settlements.c.settlement_id.in_(list(ids))
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def insert_application(session: AsyncSession, **values: Any) -> Row[Any]:
+    stmt = _A.insert().values(**values).returning(*LEDGER_COLUMNS)
+    return (await session.execute(stmt)).one()
+
+
+async def lock_applications(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+    """The applications, locked in id order (two batches naming the same ones queue, never deadlock)."""
+    stmt = (
+        select(_A)
+        .where(_A.c.application_id.in_(list(ids)))
+        .order_by(_A.c.application_id)
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def decide(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    *,
+    status: str,
+    reason: str | None,
+    registration_id: uuid.UUID | None,
+    decided_at: dt.datetime,
+    decided_by: uuid.UUID | None,
+) -> None:
+    await session.execute(
+        _A.update()
+        .where(_A.c.application_id == application_id, _A.c.status == "pending")
+        .values(
+            status=status,
+            reason=reason,
+            registration_id=registration_id,
+            decided_at=decided_at,
+            decided_by=decided_by,
+        )
+    )
+
+
+async def ledger(
+    session: AsyncSession, *, month: str | None, status: str | None, after: Cursor | None, limit: int | None
+) -> list[Row[Any]]:
+    clauses = []
+    if month is not None:
+        clauses.append(_A.c.month == month)
+    if status is not None:
+        clauses.append(_A.c.status == status)
+    if after is not None:
+        clauses.append(tuple_(_A.c.created_at, _A.c.application_id) > tuple_(*after))
+    stmt = select(*LEDGER_COLUMNS).where(*clauses).order_by(_A.c.created_at, _A.c.application_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.execute(stmt)).all())
+
+
+async def policy_documents(session: AsyncSession, region: str, day: dt.date) -> list[tuple[str, dict[str, Any]]]:
+    """(insutype, document) of each of the region's policies in force on ``day``, 310 first."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT DISTINCT ON (insutype) insutype, document::text FROM policies "
+                "WHERE region = :region AND effective_from <= :day ORDER BY insutype, effective_from DESC"
+            ),
+            {"region": region, "day": day},
+        )
+    ).all()
+    return [(r[0], json.loads(r[1], parse_float=Decimal)) for r in rows]
+
+
+#: Screening 主动筛查 (api.md): one month of live settlements with a diagnosis (the partial
+#: index settlements_screening), at hospitals of level ≥ 2, of persons insured in the region
+#: whose aid category the disease admits, with a diagnosis under one of its prefixes, and no
+#: registration for the disease active on the month's last day. ``:diseases`` is a JSON
+#: array of {disease_code, prefixes (upper case), categories}.
+SCREENING_SQL = text("""
+WITH d AS (
+  SELECT x.disease_code, x.prefixes, x.categories
+  FROM jsonb_to_recordset(CAST(:diseases AS jsonb)) AS x(disease_code text, prefixes text[], categories text[])
+), s AS (
+  SELECT s.settlement_id, s.person_id, s.encounter_date, s.institution_code, s.diagnoses, p.aid_category
+  FROM settlements s
+  JOIN persons p ON p.person_id = s.person_id
+  JOIN institutions i ON i.code = s.institution_code
+  WHERE s.status = 'settled' AND s.diagnoses <> '{}'
+    AND s.encounter_date >= :first AND s.encounter_date <= :last
+    AND p.insured_region = :region AND p.aid_category = ANY(CAST(:categories AS text[]))
+    AND i.kind = 'hospital' AND i.level >= 2
+)
+SELECT s.person_id, d.disease_code, s.settlement_id, s.encounter_date, s.institution_code, s.diagnoses
+FROM s JOIN d ON s.aid_category = ANY(d.categories)
+WHERE EXISTS (SELECT 1 FROM unnest(s.diagnoses) AS dx, unnest(d.prefixes) AS pre
+              WHERE upper(dx) LIKE pre || '%')
+  AND NOT EXISTS (SELECT 1 FROM special_disease_registrations r
+                  WHERE r.person_id = s.person_id AND r.disease_code = d.disease_code
+                    AND r.valid_from <= :last AND r.valid_to >= :last)
+ORDER BY s.person_id, d.disease_code, s.encounter_date, s.settlement_id
+""")
+
+
+async def screening(
+    session: AsyncSession,
+    *,
+    region: str,
+    first: dt.date,
+    last: dt.date,
+    diseases: list[dict[str, Any]],
+) -> list[Row[Any]]:
+    categories = sorted({c for d in diseases for c in d["categories"]})
+    params = {
+        "diseases": json.dumps(diseases),
+        "categories": categories,
+        "region": region,
+        "first": first,
+        "last": last,
+    }
+    return list((await session.execute(SCREENING_SQL, params)).all())
+
+
+async def count_pending(session: AsyncSession, month: str) -> int:
+    stmt = select(func.count()).select_from(_A).where(_A.c.month == month, _A.c.status == "pending")
+    return int((await session.execute(stmt)).scalar_one())
