@@ -113,7 +113,6 @@ async def apply(
         applied_by=principal.institution_code if principal.role == "institution" else None,
         applied_by_key=principal.key_id,
         status="pending",
-        created_at=now,
     )
     await audit.record(session, principal.key_id, "chronic_application.create", f"chronic_application/{application_id}")
     return row
@@ -319,7 +318,6 @@ async def confirm(session: AsyncSession, principal: Principal, body: Confirmatio
         registration_id=registration.registration_id,
         decided_at=now,
         decided_by=principal.key_id,
-        created_at=now,
     )
     await audit.record(
         session, principal.key_id, "screening.confirm", f"registration/{registration.registration_id}",
