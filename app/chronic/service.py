@@ -261,25 +261,14 @@ def screening_rules(documents: list[tuple[str, dict[str, Any]]]) -> list[dict[st
     return [rules[code] for code in sorted(rules)]
 
 
-async def screen(session: AsyncSession, body: ScreeningIn) -> list[dict[str, Any]]:
+async def screen(session: AsyncSession, body: ScreeningIn) -> str:
+    """The response body ``{"candidates": [...]}`` as JSON text (built by the database)."""
     first, last = month_bounds(body.month)
     diseases = screening_rules(await repo.policy_documents(session, body.region, last))
     if not diseases:
-        return []
-    rows = await repo.screening(session, region=body.region, first=first, last=last, diseases=diseases)
-    candidates: list[dict[str, Any]] = []
-    for row in rows:
-        if not candidates or (candidates[-1]["person_id"], candidates[-1]["disease_code"]) != (row.person_id, row.disease_code):
-            candidates.append({"person_id": row.person_id, "disease_code": row.disease_code, "evidence": []})
-        candidates[-1]["evidence"].append(
-            {
-                "settlement_id": row.settlement_id,
-                "encounter_date": row.encounter_date,
-                "institution_code": row.institution_code,
-                "diagnoses": list(row.diagnoses),
-            }
-        )
-    return candidates
+        return '{"candidates": []}'
+    candidates = await repo.screening(session, region=body.region, first=first, last=last, diseases=diseases)
+    return '{"candidates": ' + candidates + "}"
 
 
 async def confirm(session: AsyncSession, principal: Principal, body: ConfirmationIn, now: dt.datetime) -> Row[Any]:

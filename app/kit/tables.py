@@ -213,7 +213,14 @@ settlements = Table(
     Index("settlements_person", "person_id", "encounter_date"),
     Index("settlements_institution", "institution_code", "settled_at", "settlement_id"),
     Index("settlements_settled_at", "settled_at", "settlement_id"),
-    Index("settlements_screening", "encounter_date", postgresql_where=text("status = 'settled' AND diagnoses <> '{}'")),
+    # Active screening reads one month of live settlements with a diagnosis from this
+    # index alone (index-only scan; migration 0011, docs/performance.md "Screening").
+    Index(
+        "settlements_screening",
+        "encounter_date",
+        postgresql_include=["person_id", "institution_code", "settlement_id", "diagnoses"],
+        postgresql_where=text("status = 'settled' AND diagnoses <> '{}'"),
+    ),
 )
 
 # settlement_items and settlement_funds are views over settlements.response (migration
