@@ -158,10 +158,7 @@ async def _certifier(session: AsyncSession, principal: Principal) -> Row[Any]:
     inst = await repo.institution(session, principal.institution_code)
     if inst is None or not inst.active:
         raise InstitutionInactive()
-    if inst.kind not in CERTIFIER_KINDS:
-        raise CertifierNotAllowed(
-            "Only a designated hospital or community institution may certify a special disease 门诊特定病种认定."
-        )
+    # Its kind is checked with the disease's rules (check_disease_rules), in policy.md's order.
     return inst
 
 
@@ -203,9 +200,14 @@ def check_disease_rules(
     (aid_categories), ``certifier_not_allowed`` (certified_by; ``certifier`` None = an ops
     decision, not subject to it), ``site_not_allowed`` (treated_by: every named site that
     is a known institution must qualify; unknown ones are left to ``site_unknown``).
-    ``"all"`` is not refused here: at settlement it opens only the qualifying institutions."""
+    ``"all"`` is not refused here: at settlement it opens only the qualifying institutions.
+    A pharmacy never certifies (``403 certifier_not_allowed``, the same place in the order)."""
     if rules.aid_categories is not None and aid_category not in rules.aid_categories:
         raise DiseaseNotCovered("The disease is open only to persons of certain aid categories 救助对象类别.")
+    if certifier is not None and certifier.kind not in CERTIFIER_KINDS:
+        raise CertifierNotAllowed(
+            "Only a designated hospital or community institution may certify a special disease 门诊特定病种认定."
+        )
     if certifier is not None and rules.certified_by is not None and not rules.certified_by.admits(_institution(certifier)):
         raise CertifierNotQualified()
     if sites != ALL and rules.treated_by is not None:

@@ -109,6 +109,10 @@ async def test_aid_only_disease_refused_for_an_ordinary_resident(world, inst):
     # before site_not_allowed; for the poor person the certifier is the first refusal.
     problem(await c1.post(url("O1"), json=registration("M07900", [H2S])), 422, "disease_not_covered")
     problem(await c1.post(url("P1"), json=registration("M07900", [H2S])), 422, "certifier_not_allowed")
+    # A pharmacy never certifies (403), but the disease's coverage is judged first.
+    p1 = await inst(P1S)
+    problem(await p1.post(url("O1"), json=registration("M07900", [H2S])), 422, "disease_not_covered")
+    problem(await p1.post(url("P1"), json=registration("M07900", [H2S])), 403, "certifier_not_allowed")
     r = await h2.post(url("P1"), json=registration("M07900", [H2S]))
     assert r.status_code == 201, r.text
 
