@@ -83,6 +83,10 @@ def _include_routers(app: FastAPI) -> None:
     from app.national.router import router as national_router
 
     app.include_router(national_router)
+
+    from app.chronic.router import router as chronic_router
+
+    app.include_router(chronic_router)
     # ---- end of domain routers ----
 
 

@@ -4,6 +4,7 @@ autogenerate and the drift test). Importing this module registers them all."""
 from __future__ import annotations
 
 from app.apikeys import tables as apikeys_tables  # noqa: F401
+from app.chronic import tables as chronic_tables  # noqa: F401
 from app.evouchers import tables as evouchers_tables  # noqa: F401
 from app.kit.tables import metadata
 from app.national import tables as national_tables  # noqa: F401

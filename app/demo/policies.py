@@ -110,6 +110,19 @@ ZHONGSHAN_390 = _variant(
                   "cross_province_outpatient": True},
     secondary_aid=None,
 )  # fmt: skip
+#: Seed 000: hypertension and diabetes may be certified at any city- or town-level designated
+#: institution (level ≥ 1); AIDS only at the institution the health authority designates
+#: (here 中山市人民医院), and treated there only; tumours are treated at hospitals.
+ZHONGSHAN_390["special_diseases"] = {
+    "M03900": {"name": "高血压", "class": 2, "annual_limit": "2000", "certified_by": {"min_level": 1},
+               "treated_by": "any", "diagnoses": ["I10", "I11", "I12", "I13", "I15"]},
+    "M01600": {"name": "糖尿病", "class": 2, "annual_limit": "3000", "certified_by": {"min_level": 1},
+               "treated_by": "any", "diagnoses": ["E10", "E11", "E12", "E13", "E14"]},
+    "M00500": {"name": "恶性肿瘤门诊治疗", "class": 1, "ratio": "0.85", "certified_by": {"kinds": ["hospital"]},
+               "treated_by": {"kinds": ["hospital"]}},
+    "M02300": {"name": "艾滋病", "class": 1, "ratio": "0.90", "certified_by": {"institutions": ["H44200000001"]},
+               "treated_by": {"institutions": ["H44200000001"]}, "diagnoses": ["B20", "B21", "B22", "B23", "B24"]},
+}  # fmt: skip
 
 #: Zhongshan employees: up to 3 sites, at least one community site.
 ZHONGSHAN_310 = _variant(
@@ -132,6 +145,15 @@ SUINING_390 = _variant(
     secondary_aid=None,
 )  # fmt: skip
 SUINING_390["basic"]["downward_referral_bonus"] = "0.05"
+#: Seed 002: the poor's chronic list is longer (here one of its 12 extra diseases), with an annual
+#: limit by contribution tier 缴费档次: 1,500 at tier 1, 3,000 at tier 2.
+SUINING_390["special_diseases"]["M07900"] = {
+    "name": "慢性阻塞性肺疾病(贫困人口)", "class": 2, "annual_limit": {"1": "1500", "2": "3000"},
+    "aid_categories": ["registered_poor"], "diagnoses": ["J44"],
+}  # fmt: skip
+SUINING_390["special_diseases"]["M03900"] = {
+    "name": "高血压", "class": 2, "annual_limit": "2000", "diagnoses": ["I10", "I11", "I12", "I13", "I15"],
+}  # fmt: skip
 
 #: Suining employees.
 SUINING_310 = _variant(

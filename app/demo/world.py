@@ -24,6 +24,8 @@ from app.apikeys.tables import api_keys
 from app.persons.tables import enrollments
 from app.reference.tables import catalog_items, institutions, policies, regions
 from app.persons.tables import persons as persons_table
+from app.chronic.tables import chronic_applications
+from app.registrations.tables import special_disease_registrations
 from app.persons.certno import check_digit
 from app.reference.service import document_json, validate_policy
 
@@ -121,7 +123,8 @@ def _demo_persons() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     for r_index, region in enumerate(("441900", "442000", "510900")):
         seq = 0
 
-        def add(insutype: str, aid: str | None, retired: bool, supplementary: bool, balance: str, year: int) -> None:
+        def add(insutype: str, aid: str | None, retired: bool, supplementary: bool, balance: str, year: int,
+                tier: int | None = None) -> None:
             nonlocal seq
             seq += 1
             female = seq % 2 == 0
@@ -139,15 +142,67 @@ def _demo_persons() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "aid_category": aid,
                 "account_balance": Decimal(balance),
             })  # fmt: skip
-            enrolled.append({"person_id": pid, "insutype": insutype, "valid_from": ENROLLED_FROM, "valid_to": None})
+            enrolled.append(
+                {"person_id": pid, "insutype": insutype, "valid_from": ENROLLED_FROM, "valid_to": None, "tier": tier}
+            )
 
         for aid in AID_CATEGORIES:  # residents 390 of every aid category (and none)
-            add("390", aid, False, False, "0", 1960 + seq)
+            # Suining's registered poor resident pays at contribution tier 1 (seed 002).
+            add("390", aid, False, False, "0", 1960 + seq, 1 if region == "510900" and aid == "registered_poor" else None)
         add("390", None, False, True, "0", 1985)  # resident with supplementary insurance
         add("310", None, False, False, "3000.00", 1988)  # employee at work
         add("310", None, True, True, "8000.00", 1955)  # retired employee, supplementary
         add("310", "low_income", True, False, "150.50", 1950)  # retired, low income
+        if region == "510900":
+            add("390", "registered_poor", False, False, "0", 1958, 2)  # P510900000010: tier 2
+            add("390", "registered_poor", False, False, "0", 1962)  # P510900000011: no tier (tier_not_covered)
     return people, enrolled
+
+
+def _demo_id(label: str) -> UUID:
+    return UUID(bytes=hashlib.sha256(f"medsettle-demo-row:{label}".encode()).digest()[:16], version=4)
+
+
+def _registration(label: str, person_id: str, disease: str, certifier: str, sites: list[str]) -> dict[str, Any]:
+    return {
+        "registration_id": _demo_id(label), "person_id": person_id, "disease_code": disease,
+        "certifier_code": certifier, "valid_from": dt.date(2026, 1, 1), "valid_to": dt.date(2026, 12, 31),
+        "all_sites": False, "sites": sites,
+    }  # fmt: skip
+
+
+#: Examples of the seed 000/002 rules (docs/chronic.md walks through them):
+#: - Zhongshan 艾滋病 certified and treated only at the designated 中山市人民医院;
+#: - Suining's poor registered for M07900 at 遂宁市第二人民医院: P510900000004 (tier 1),
+#:   P510900000010 (tier 2) and P510900000011 (no tier: its `14` encounters are `tier_not_covered`).
+DEMO_REGISTRATIONS = [
+    _registration("reg:aids", "P442000000001", "M02300", "H44200000001", ["H44200000001"]),
+    _registration("reg:copd-tier1", "P510900000004", "M07900", "H51090000002", ["H51090000002"]),
+    _registration("reg:copd-tier2", "P510900000010", "M07900", "H51090000002", ["H51090000002"]),
+    _registration("reg:copd-no-tier", "P510900000011", "M07900", "H51090000002", ["H51090000002"]),
+]
+
+
+def _application(label: str, person_id: str, disease: str, status: str, reason: str | None) -> dict[str, Any]:
+    return {
+        "application_id": _demo_id(label), "person_id": person_id, "disease_code": disease, "month": "2026-11",
+        "source": "application", "all_sites": False, "sites": ["H51090000002"],
+        "evidence": ["出院记录 (遂宁市第二人民医院)", "肺功能检查报告"], "note": "村社申报 (demo)",
+        "applied_by": "C51090000001", "status": status, "reason": reason,
+        "decided_at": datetime_cst(2026, 11, 30, 17) if status != "pending" else None,
+    }  # fmt: skip
+
+
+def datetime_cst(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+#: The ledger 台账 of Suining's November batch: one application still pending, one refused
+#: (an ordinary resident applying for the poor's disease), in writing.
+DEMO_APPLICATIONS = [
+    _application("app:pending", "P510900000011", "M03900", "pending", None),
+    _application("app:refused", "P510900000001", "M07900", "refused", "非建档立卡贫困人口, 该病种不适用 (书面告知)"),
+]
 
 
 def demo_key(label: str) -> str:
@@ -195,6 +250,8 @@ async def load_demo(conn: AsyncConnection | AsyncSession, persons: int = 0) -> d
     people, enrolled = _demo_persons()
     await put(persons_table, people)
     await put(enrollments, enrolled)
+    await put(special_disease_registrations, DEMO_REGISTRATIONS)
+    await put(chronic_applications, DEMO_APPLICATIONS)
     if extra > 0:
         await _synthetic_persons(conn, extra)
     keys = {label: demo_key(label) for label, _, _ in demo_keys()}
@@ -225,7 +282,9 @@ async def _synthetic_persons(conn: AsyncConnection | AsyncSession, count: int, b
                 "gender": "female" if i % 2 == 0 else "male", "birth_date": birth, "insured_region": region,
                 "retired": False, "supplementary": i % 7 == 0, "aid_category": aid, "account_balance": Decimal("0"),
             })  # fmt: skip
-            enrolled.append({"person_id": pid, "insutype": "390", "valid_from": ENROLLED_FROM, "valid_to": None})
+            enrolled.append(
+                {"person_id": pid, "insutype": "390", "valid_from": ENROLLED_FROM, "valid_to": None, "tier": None}
+            )
         await conn.execute(insert(persons_table).on_conflict_do_nothing(), people)
         await conn.execute(insert(enrollments).on_conflict_do_nothing(), enrolled)
 

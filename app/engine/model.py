@@ -71,6 +71,39 @@ class CatalogItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Tiered:
+    """An amount that depends on the contribution tier 缴费档次 (policy.md, tiers): tier → amount.
+
+    It never reaches the calculation: `app.engine.tiers.resolve_policy_for_tier` replaces
+    every tiered amount the encounter needs by the person's tier's amount first.
+    """
+
+    amounts: Mapping[int, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRule:
+    """`certified_by` / `treated_by` of a special disease: which institutions qualify.
+
+    At most one form is set (the policy document refuses combinations); none set is "any".
+    `min_level`: hospitals or community institutions (level 1) of at least that level.
+    """
+
+    min_level: int | None = None
+    kinds: tuple[str, ...] | None = None
+    institutions: tuple[str, ...] | None = None
+
+    def admits(self, institution: "Institution") -> bool:
+        if self.min_level is not None:
+            return institution.kind in (HOSPITAL, COMMUNITY) and (institution.level or 0) >= self.min_level
+        if self.kinds is not None:
+            return institution.kind in self.kinds
+        if self.institutions is not None:
+            return institution.code in self.institutions
+        return True
+
+
+@dataclass(frozen=True, slots=True)
 class BasicRule:
     med_type: str
     ratio: Decimal
@@ -79,7 +112,7 @@ class BasicRule:
     kind: str | None = None
     level: int | None = None
     deductible_group: str | None = None
-    annual_limit: Decimal | None = None
+    annual_limit: Decimal | Tiered | None = None
     limit_group: str | None = None
 
 
@@ -87,7 +120,7 @@ class BasicRule:
 class BasicInsurance:
     """基本医疗保险统筹基金."""
 
-    annual_cap: Decimal
+    annual_cap: Decimal | Tiered
     rules: tuple[BasicRule, ...]
     retired_bonus: Decimal = ZERO
     downward_referral_bonus: Decimal = ZERO
@@ -100,8 +133,12 @@ class SpecialDisease:
     code: str
     name: str
     disease_class: int | None = None
-    annual_limit: Decimal | None = None
+    annual_limit: Decimal | Tiered | None = None
     ratio: Decimal | None = None
+    certified_by: InstitutionRule | None = None  # None: any designated medical institution
+    treated_by: InstitutionRule | None = None  # None: any site the registration names
+    aid_categories: tuple[str, ...] | None = None  # None: open to every person
+    diagnoses: tuple[str, ...] = ()  # ICD-10 prefixes that evidence it (active screening)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +241,8 @@ class Policy:
     medical_aid: MedicalAid | None = None
     fallback: Fallback | None = None
     secondary_aid: SecondaryAid | None = None
+    #: The tiers its tiered amounts name (all maps have the same keys); () = no tiered amount.
+    tiers: tuple[int, ...] = ()
 
     @property
     def version(self) -> str:
@@ -221,6 +260,7 @@ class Enrollment:
     insutype: str
     valid_from: dt.date
     valid_to: dt.date | None = None
+    tier: int | None = None  # 缴费档次; None: no tier
 
     def active_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)

@@ -18,6 +18,7 @@ from app.engine.model import (
     CriticalIllness,
     CrossRegion,
     Fallback,
+    InstitutionRule,
     MedicalAid,
     Policy,
     SecondaryAid,
@@ -25,6 +26,7 @@ from app.engine.model import (
     Segment,
     SpecialDisease,
     SpecialDiseaseSites,
+    Tiered,
     Tilt,
 )
 from app.engine.money import to_decimal
@@ -40,8 +42,29 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _amount(value: Any, tiers: set[int]) -> Decimal | Tiered | None:
+    """A single amount, or a map tier → amount (policy.md, contribution tiers)."""
+    if isinstance(value, Mapping):
+        amounts = {int(tier): to_decimal(amount) for tier, amount in value.items()}
+        tiers.update(amounts)
+        return Tiered(amounts)
+    return _dec(value)
+
+
+def institution_rule(value: Any) -> InstitutionRule | None:
+    """`certified_by` / `treated_by`: "any" (or absent) is None; else the one form given."""
+    if value is None or value == "any":
+        return None
+    return InstitutionRule(
+        min_level=int(value["min_level"]) if value.get("min_level") is not None else None,
+        kinds=tuple(value["kinds"]) if value.get("kinds") is not None else None,
+        institutions=tuple(value["institutions"]) if value.get("institutions") is not None else None,
+    )
+
+
 def policy_from_document(doc: Mapping[str, Any]) -> Policy:
     basic = doc["basic"]
+    tiers: set[int] = set()
     rules = tuple(
         BasicRule(
             med_type=str(r["med_type"]),
@@ -51,13 +74,13 @@ def policy_from_document(doc: Mapping[str, Any]) -> Policy:
             deductible=_dec(r.get("deductible"), Decimal("0")),
             deductible_scope=r.get("deductible_scope", "per_encounter"),
             deductible_group=r.get("deductible_group"),
-            annual_limit=_dec(r.get("annual_limit")),
+            annual_limit=_amount(r.get("annual_limit"), tiers),
             limit_group=r.get("limit_group"),
         )
         for r in basic.get("rules", ())
     )
     basic_insurance = BasicInsurance(
-        annual_cap=to_decimal(basic["annual_cap"]),
+        annual_cap=_amount(basic["annual_cap"], tiers),
         rules=rules,
         retired_bonus=_dec(basic.get("retired_bonus"), Decimal("0")),
         downward_referral_bonus=_dec(basic.get("downward_referral_bonus"), Decimal("0")),
@@ -68,8 +91,12 @@ def policy_from_document(doc: Mapping[str, Any]) -> Policy:
             code=code,
             name=d.get("name", ""),
             disease_class=d.get("class"),
-            annual_limit=_dec(d.get("annual_limit")),
+            annual_limit=_amount(d.get("annual_limit"), tiers),
             ratio=_dec(d.get("ratio")),
+            certified_by=institution_rule(d.get("certified_by")),
+            treated_by=institution_rule(d.get("treated_by")),
+            aid_categories=tuple(d["aid_categories"]) if d.get("aid_categories") is not None else None,
+            diagnoses=tuple(d.get("diagnoses") or ()),
         )
         for code, d in (doc.get("special_diseases") or {}).items()
     }
@@ -178,4 +205,5 @@ def policy_from_document(doc: Mapping[str, Any]) -> Policy:
         medical_aid=medical_aid,
         fallback=fallback,
         secondary_aid=secondary_aid,
+        tiers=tuple(sorted(tiers)),
     )

@@ -98,6 +98,13 @@ def check_access(encounter: Encounter, ctx: SettlementContext, insutype: str) ->
     if cross_region and rules is not None and rules.unfiled == "reject" and not is_filed(ctx, day):
         return Refusal("cross_region_not_filed", "treatment outside the insured region needs a cross-region filing")
     if med_type == SPECIAL_OUTPATIENT:
+        disease = policy.special_diseases.get(encounter.special_disease) if encounter.special_disease else None
+        if (
+            disease is not None
+            and disease.aid_categories is not None
+            and person.aid_category not in disease.aid_categories
+        ):
+            return Refusal("disease_not_covered", "the disease is open only to persons of certain aid categories")
         registrations = [
             r
             for r in ctx.registrations
@@ -107,6 +114,10 @@ def check_access(encounter: Encounter, ctx: SettlementContext, insutype: str) ->
             return Refusal("special_disease_not_registered", "no active special-disease registration for this disease")
         if not any(site_covers(r, inst) for r in registrations):
             return Refusal("site_not_chosen", "the institution is not one of the registration's chosen sites")
+        if disease is not None and disease.treated_by is not None and not disease.treated_by.admits(inst):
+            # treated_by (seed 000): an "all" registration opens only the qualifying
+            # institutions, and a named site that no longer qualifies does not either.
+            return Refusal("site_not_chosen", "the institution does not qualify to treat this disease")
     if encounter.has_referral:
         ref = ctx.referral
         if (
@@ -140,16 +151,26 @@ def is_filed(ctx: SettlementContext, day) -> bool:
     )
 
 
-def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
+def precheck(encounter: Encounter, ctx: SettlementContext) -> str | Refusal:
+    """The refusals before any amount is computed (§2, §7, §8), in the order of §7;
+    the insutype the encounter settles under when there is none."""
     insutype = resolve_insutype(encounter, ctx.person)
     if isinstance(insutype, Refusal):
         return insutype
-    policy = ctx.policy
-    if policy is None:
+    if ctx.policy is None:
         return Refusal("no_policy", "no policy of the insured region is in force on the encounter date")
     refusal = check_access(encounter, ctx, insutype)
     if refusal is not None:
         return refusal
+    return insutype
+
+
+def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
+    insutype = precheck(encounter, ctx)
+    if isinstance(insutype, Refusal):
+        return insutype
+    policy = ctx.policy
+    assert policy is not None
 
     person = ctx.person
     inst = ctx.institution

@@ -205,6 +205,26 @@ PARAMETERS: dict[str, str] = {
 
 #: Where one name means something else in one schema.
 OVERRIDES: dict[tuple[str, str], str] = {
+    # chronic-disease applications and screening (seeds 002, 004; docs/chronic.md)
+    ("ApplicationIn", "evidence"): "Evidence 证明材料",
+    ("ApplicationIn", "note"): "Free-text note 备注 kept with the application",
+    ("BatchIn", "decisions"): "One decision per application 审核结果 of the batch (all or nothing)",
+    ("BatchOut", "results"): "What each decision did 审核结果",
+    ("BatchResult", "application_id"): "The application 申请编号",
+    ("Candidate", "evidence"): "The settlements that make the person a candidate 筛查依据",
+    ("ConfirmationIn", "evidence"): "Evidence 筛查依据",
+    ("Decision", "application_id"): "The application decided 申请编号",
+    ("Decision", "decision"): "`approve` (creates the registration) or `refuse` 审核结论",
+    ("InstitutionForm", "kinds"): "Institution kinds 机构类别 that qualify (`hospital`, `community`, `pharmacy`)",
+    ("InstitutionForm", "institutions"): "Institution codes 定点医药机构编号 designated by the health authority",
+    ("LedgerItem", "application_id"): "The application 申请编号",
+    ("LedgerItem", "month"): "Batch month 批次月份",
+    ("LedgerItem", "applied_by"): "Applying institution 申请机构 (service point)",
+    ("LedgerItem", "decided_at"): "When the batch decided it 审核时间, or null while pending",
+    ("ScreeningOut", "candidates"): "Persons the screening found 筛查对象, with the evidence",
+    ("SpecialDisease", "certified_by"): "Who may certify 认定机构",
+    ("SpecialDisease", "treated_by"): "Who may treat 治疗机构",
+    ("SpecialDisease", "aid_categories"): "Aid categories 救助对象类别 the disease is open to",
     ("Problem", "type"): "URI of the problem type 问题类型 (RFC 9457)",
     ("Problem", "code"): "Stable snake_case error code 错误码 (docs/his-integration.md lists them)",
     ("Problem", "status"): "HTTP status 状态码",

@@ -10,7 +10,7 @@ ratio ``pool_prop_selfpay``.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.kit.clock import CST
@@ -56,7 +56,7 @@ def national_time(moment: dt.datetime | str | None) -> str | None:
 
 def age_on(birth: dt.date, day: dt.date) -> Decimal:
     years = day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-    return Decimal(years).quantize(Decimal("0.1"))
+    return Decimal(years).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)  # an integer: exact
 
 
 def psn_type(insutype: str, person: PersonInfo, day: dt.date) -> str:
@@ -74,7 +74,7 @@ def ratio(value: Decimal) -> Decimal:
     """A ratio as a number with at least two decimals (0.7 → 0.70, 0.055 → 0.055)."""
     text = format(value.normalize(), "f")
     places = len(text.split(".")[1]) if "." in text else 0
-    return value.quantize(Decimal(1).scaleb(-max(2, places)))
+    return value.quantize(Decimal(1).scaleb(-max(2, places)), rounding=ROUND_HALF_UP)  # only adds zeros
 
 
 def basic_ratio(settlement: dict[str, Any]) -> Decimal:

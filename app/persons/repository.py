@@ -64,7 +64,7 @@ async def lock_person(session: AsyncSession, person_id: str) -> Row[Any] | None:
     concurrent registrations cannot both pass the overlap check.
     """
     stmt = (
-        select(persons.c.person_id, persons.c.insured_region, persons.c.supplementary)
+        select(persons.c.person_id, persons.c.insured_region, persons.c.supplementary, persons.c.aid_category)
         .where(persons.c.person_id == person_id)
         .with_for_update()
     )

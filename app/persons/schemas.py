@@ -33,6 +33,13 @@ class EnrollmentIn(BaseModel):
     insutype: Literal["310", "390"] = Field(description="310 职工基本医疗保险, 390 城乡居民基本医疗保险")
     valid_from: Day
     valid_to: Day | None = None
+    tier: int | None = Field(
+        default=None,
+        ge=1,
+        le=99,
+        description="contribution tier 缴费档次 (picks the policy's tiered amounts); a change of tier is a new "
+        "enrollment of the same insutype from the change date, the previous one ending the day before",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> EnrollmentIn:
@@ -119,6 +126,7 @@ class EnrollmentOut(BaseModel):
     insutype: str
     valid_from: dt.date
     valid_to: dt.date | None
+    tier: int | None = Field(default=None, description="contribution tier 缴费档次, null when none")
 
 
 class ActiveRegistration(BaseModel):
@@ -126,7 +134,7 @@ class ActiveRegistration(BaseModel):
 
     registration_id: UUID
     disease_code: str
-    certifier_code: str
+    certifier_code: str | None = Field(description="the certifying institution; null when made by ops")
     valid_from: dt.date
     valid_to: dt.date
     all_sites: bool
@@ -223,6 +231,7 @@ class AccumulatorsOut(BaseModel):
             "example": {
                 "person_id": "P441900000001",
                 "year": 2026,
+                "tier": 1,
                 "basic_paid": "0.00",
                 "deductible": {"outpatient": "100.00"},
                 "limit": {"general_outpatient": "0.00"},
@@ -239,6 +248,11 @@ class AccumulatorsOut(BaseModel):
     )
     person_id: str
     year: int
+    tier: int | None = Field(
+        default=None,
+        description="contribution tier 缴费档次 of the person's enrollment in force on the year's last day "
+        "(today, for the current year); null when none",
+    )
     basic_paid: MoneyOut
     deductible: dict[str, MoneyOut]
     limit: dict[str, MoneyOut]

@@ -12,6 +12,7 @@ from app.evouchers.service import resolve_e_voucher
 
 from app.kit import audit
 from app.kit.auth import Principal
+from app.kit.clock import today
 from app.persons import certno as certnos
 from app.persons import repository as repo
 from app.persons.exceptions import CredentialRequired, InvalidCertno, PersonNotFound, UnknownRegion
@@ -140,5 +141,9 @@ async def accumulators(
             maps[prefix][key] = amount
         elif name in scalars:
             scalars[name] = amount
-    data: dict[str, Any] = {"person_id": person_id, "year": year, **scalars, **maps}
+    # The tier in force on the year's last day, or today for the current year; with
+    # enrollments of both insutypes, the first (by insutype) that has a tier.
+    as_of = min(dt.date(year, 12, 31), today())
+    tiers = [e.tier for e in await repo.list_enrollments(session, person_id, as_of) if e.tier is not None]
+    data: dict[str, Any] = {"person_id": person_id, "year": year, "tier": tiers[0] if tiers else None, **scalars, **maps}
     return AccumulatorsOut(**data, account_balance=person.account_balance)

@@ -47,7 +47,7 @@ def next_state_version(current: str = "state_version") -> str:
 #: ``$1`` person id, ``$2`` accumulation year, ``$3`` encounter date, ``$4`` referral id.
 _COLUMNS = """p.person_id, p.insured_region, p.retired, p.supplementary, p.aid_category, p.account_balance,
   p.state_version,
-  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to) FROM enrollments e
+  ARRAY(SELECT ROW(e.insutype, e.valid_from, e.valid_to, e.tier) FROM enrollments e
         WHERE e.person_id = p.person_id) AS enrollments,
   ARRAY(SELECT ROW(a.name, a.amount) FROM accumulators a
         WHERE a.person_id = p.person_id AND a.year = $2) AS accumulators,
@@ -98,7 +98,7 @@ def person_state_from_row(row: Any) -> PersonState:
     person = Person(
         person_id=row["person_id"],
         insured_region=row["insured_region"],
-        enrollments=tuple(Enrollment(t, f, u) for t, f, u in row["enrollments"]),
+        enrollments=tuple(Enrollment(t, f, u, tier) for t, f, u, tier in row["enrollments"]),
         retired=row["retired"],
         supplementary=row["supplementary"],
         aid_category=row["aid_category"],

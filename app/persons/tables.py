@@ -60,7 +60,9 @@ enrollments = Table(
     Column("insutype", CHAR(3), primary_key=True),
     Column("valid_from", Date, primary_key=True),
     Column("valid_to", Date, nullable=True),
+    Column("tier", SmallInteger, nullable=True),  # 缴费档次 (migration 0007)
     CheckConstraint("insutype IN ('310', '390')", name="insutype"),
+    CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 99", name="tier"),
     CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
 )
 

@@ -205,6 +205,32 @@ class CatalogBulkOut(BaseModel):
 
 # ---------------------------------------------------------------- policies 待遇政策
 
+TierKey = Annotated[str, Field(pattern=r"^[1-9][0-9]?$", description="contribution tier 缴费档次")]
+#: A single amount, or a map from contribution tier 缴费档次 to amount (policy.md, tiers).
+TieredMoney = Annotated[
+    MoneyIn | dict[TierKey, MoneyIn],
+    Field(description='an amount, or a map from contribution tier to amount, e.g. `{"1": "1500", "2": "3000"}`'),
+]
+InstitutionCodeStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+
+
+class InstitutionForm(Strict):
+    """One of `{"min_level": n}`, `{"kinds": [...]}`, `{"institutions": [codes]}` — never combined."""
+
+    min_level: int | None = Field(default=None, ge=1, le=3, description="hospitals or community institutions of at least this level")
+    kinds: list[InstitutionKind] | None = Field(default=None, min_length=1)
+    institutions: list[InstitutionCodeStr] | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> InstitutionForm:
+        given = [name for name in ("min_level", "kinds", "institutions") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("exactly one of min_level, kinds, institutions (forms may not be combined)")
+        return self
+
+
+InstitutionRuleDoc = Literal["any"] | InstitutionForm
+
 
 class BasicRule(Strict):
     med_type: MedType
@@ -214,7 +240,7 @@ class BasicRule(Strict):
     deductible: MoneyIn
     deductible_scope: Literal["per_encounter", "annual"]
     deductible_group: Group | None = None
-    annual_limit: MoneyIn | None = None
+    annual_limit: TieredMoney | None = None
     limit_group: Group | None = None
 
     @model_validator(mode="after")
@@ -231,7 +257,7 @@ class BasicRule(Strict):
 
 
 class Basic(Strict):
-    annual_cap: MoneyIn
+    annual_cap: TieredMoney
     retired_bonus: RatioIn = Decimal("0")
     downward_referral_bonus: RatioIn = Decimal("0")
     rules: list[BasicRule] = Field(min_length=1)
@@ -241,8 +267,16 @@ class SpecialDisease(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: Name
     class_: int = Field(alias="class", ge=1, le=2)
-    annual_limit: MoneyIn | None = None
+    annual_limit: TieredMoney | None = None
     ratio: RatioIn | None = None
+    certified_by: InstitutionRuleDoc = Field(default="any", description="who may certify (make a registration)")
+    treated_by: InstitutionRuleDoc = Field(default="any", description="which sites may treat it")
+    aid_categories: list[AidCategory] | None = Field(
+        default=None, min_length=1, description="open only to persons of these aid categories"
+    )
+    diagnoses: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.]{1,16}$")]] | None = Field(
+        default=None, max_length=100, description="ICD-10 prefixes that evidence the disease (active screening)"
+    )
 
 
 class SpecialDiseaseSites(Strict):
@@ -338,6 +372,20 @@ INSTITUTION_PROFILES: tuple[tuple[str, int | None], ...] = (
     ("community", 1),
     ("pharmacy", None),
 )
+
+
+def tier_key_sets(doc: "PolicyDocument") -> list[tuple[list[str | int], frozenset[str]]]:
+    """Every tier map of the document with where it is: their key sets must all be equal."""
+    found: list[tuple[list[str | int], frozenset[str]]] = []
+    if isinstance(doc.basic.annual_cap, dict):
+        found.append((["basic", "annual_cap"], frozenset(doc.basic.annual_cap)))
+    for index, rule in enumerate(doc.basic.rules):
+        if isinstance(rule.annual_limit, dict):
+            found.append((["basic", "rules", index, "annual_limit"], frozenset(rule.annual_limit)))
+    for code, disease in (doc.special_diseases or {}).items():
+        if isinstance(disease.annual_limit, dict):
+            found.append((["special_diseases", code, "annual_limit"], frozenset(disease.annual_limit)))
+    return found
 
 
 def ambiguous_rules(rules: list[BasicRule]) -> list[tuple[int, int, str, str, int | None]]:

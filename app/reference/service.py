@@ -31,6 +31,7 @@ from app.reference.schemas import (
     PolicyDocument,
     RegionIn,
     ambiguous_rules,
+    tier_key_sets,
 )
 
 NATIONAL = "000000"
@@ -135,6 +136,18 @@ def validate_policy(raw: Any, region: str, insutype: str, effective_from: dt.dat
                 "msg": f"equally specific as rule {a} for med_type {med_type} at a {where}: ambiguous",
             }
         )
+    maps = tier_key_sets(doc)
+    if maps:
+        first_loc, first_keys = maps[0]
+        for loc, keys in maps[1:]:
+            if keys != first_keys:
+                errors.append(
+                    {
+                        "loc": ["body", *loc],
+                        "msg": f"tiers {sorted(keys)} differ from {sorted(first_keys)} at {'.'.join(map(str, first_loc))}: "
+                        "every tier map must name the same tiers",
+                    }
+                )
     if errors:
         raise PolicyInvalid("The policy document is not valid.", errors=errors)
     return doc.model_copy(update={"region": region, "insutype": insutype, "effective_from": effective_from})

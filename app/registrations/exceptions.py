@@ -30,6 +30,21 @@ class CertifierNotAllowed(Forbidden):
     code, title = "certifier_not_allowed", "Not a certifying institution"
 
 
+class CertifierNotQualified(Unprocessable):
+    """The policy's ``certified_by`` for the disease does not admit the calling institution."""
+
+    code, title = "certifier_not_allowed", "Certifier not allowed for this disease"
+
+    def __init__(self) -> None:
+        super().__init__("The policy's certified_by for this disease does not admit the calling institution.")
+
+
+class SiteNotAllowed(Unprocessable):
+    """A named site does not qualify under the policy's ``treated_by`` for the disease."""
+
+    code, title = "site_not_allowed", "Site not allowed for this disease"
+
+
 class NotCertifier(Forbidden):
     code, title = "not_certifier", "Not the certifying institution"
 
@@ -61,8 +76,8 @@ class NoPolicy(Unprocessable):
 class DiseaseNotCovered(Unprocessable):
     code, title = "disease_not_covered", "Disease not covered"
 
-    def __init__(self) -> None:
-        super().__init__("The disease is not a special disease of the person's policy in force on valid_from.")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "The disease is not a special disease of the person's policy in force on valid_from.")
 
 
 class SiteUnknown(Unprocessable):

@@ -58,7 +58,7 @@ async def insert_registration(
     registration_id: uuid.UUID,
     person_id: str,
     disease_code: str,
-    certifier_code: str,
+    certifier_code: str | None,
     valid_from: dt.date,
     valid_to: dt.date,
     all_sites: bool,

@@ -44,6 +44,7 @@ SITE_REFUSALS = (
     (422, "not_insured"),
     (422, "no_policy"),
     (422, "disease_not_covered"),
+    (422, "site_not_allowed"),
     (422, "site_unknown"),
     (422, "too_many_sites"),
     (422, "community_site_required"),
@@ -72,7 +73,11 @@ def _registration(row: Any) -> dict[str, Any]:
         "`require_community` (`community_site_required`), and `\"all\"` only for persons with supplementary "
         "insurance 补充医疗保险 where `all_sites_if_supplementary` (`all_sites_not_allowed`). Sites must be "
         "active designated institutions (`site_unknown`). A registration of the same disease (any version) "
-        "applying on a day of these dates is `registration_overlaps`. A person with both 310 and 390 is covered when "
+        "applying on a day of these dates is `registration_overlaps`. The disease's own rules (policy.md, last "
+        "section) come first, in this order: `aid_categories` (`disease_not_covered` for a person of another or no "
+        "aid category), `certified_by` (`422 certifier_not_allowed` when it does not admit the caller), `treated_by` "
+        "(`site_not_allowed` when a named site does not qualify; `\"all\"` opens only the qualifying medical "
+        "institutions). A pharmacy is never a certifier (`403 certifier_not_allowed`). A person with both 310 and 390 is covered when "
         "either policy lists the disease; the first such policy in the order 310, 390 gives the site rule."
     ),
     response_model=RegistrationOut,
@@ -81,6 +86,7 @@ def _registration(row: Any) -> dict[str, Any]:
         (403, "certifier_not_allowed"),
         (404, "person_not_found"),
         (422, "institution_inactive"),
+        (422, "certifier_not_allowed"),
         *SITE_REFUSALS,
         (422, "registration_overlaps"),
     ),

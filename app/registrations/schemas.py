@@ -122,7 +122,7 @@ class RegistrationOut(BaseModel):
     registration_id: uuid.UUID
     person_id: str
     disease_code: str
-    certifier_code: str = Field(description="the certifying institution 认定机构")
+    certifier_code: str | None = Field(description="the certifying institution 认定机构; null when made by ops (a monthly batch of applications an ops key filed, a screening confirmation)")
     valid_from: dt.date
     valid_to: dt.date
     sites: list[str] = Field(description="chosen sites 选点; empty when `all_sites`")

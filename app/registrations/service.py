@@ -19,16 +19,19 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.engine.model import Institution, InstitutionRule
+from app.engine.policy_doc import institution_rule
 from app.kit import audit
 from app.kit.auth import Principal
-from app.reference.policies import policy_in_force
 from app.persons import repository as persons_repo
 from app.reference import repository as reference_repo
+from app.reference.policies import policy_in_force
 from app.registrations import repository as repo
 from app.settlement import repository as settlement_repo
 from app.registrations.exceptions import (
     AllSitesNotAllowed,
     CertifierNotAllowed,
+    CertifierNotQualified,
     CommunitySiteRequired,
     DiseaseNotCovered,
     EffectiveFromOutside,
@@ -43,6 +46,7 @@ from app.registrations.exceptions import (
     RegistrationNotFound,
     RegistrationOverlaps,
     RegistrationSuperseded,
+    SiteNotAllowed,
     SiteUnknown,
     TooManySites,
 )
@@ -158,17 +162,68 @@ async def _certifier(session: AsyncSession, principal: Principal) -> Row[Any]:
     inst = await reference_repo.institution_summary(session, principal.institution_code)
     if inst is None or not inst.active:
         raise InstitutionInactive()
-    if inst.kind not in CERTIFIER_KINDS:
-        raise CertifierNotAllowed(
-            "Only a designated hospital or community institution may certify a special disease 门诊特定病种认定."
-        )
+    # Its kind is checked with the disease's rules (check_disease_rules), in policy.md's order.
     return inst
 
 
-async def _site_rule(
+@dataclass(frozen=True, slots=True)
+class DiseaseRules:
+    """What the governing policy says about one disease: the site rule and the disease's
+    own ``certified_by``, ``treated_by`` and ``aid_categories`` (policy.md, last section)."""
+
+    site_rule: SiteRule
+    certified_by: InstitutionRule | None
+    treated_by: InstitutionRule | None
+    aid_categories: tuple[str, ...] | None
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], disease_code: str) -> DiseaseRules:
+        entry = (doc.get("special_diseases") or {})[disease_code]
+        aid = entry.get("aid_categories")
+        return cls(
+            site_rule=SiteRule.from_document(doc),
+            certified_by=institution_rule(entry.get("certified_by")),
+            treated_by=institution_rule(entry.get("treated_by")),
+            aid_categories=tuple(aid) if aid is not None else None,
+        )
+
+
+def _institution(row: Any) -> Institution:
+    return Institution(code=row.code, kind=row.kind, level=row.level, region="", active=row.active)
+
+
+def check_disease_rules(
+    rules: DiseaseRules,
+    *,
+    aid_category: str | None,
+    certifier: Any | None,
+    sites: Sequence[str] | str,
+    known: Mapping[str, Any],
+) -> None:
+    """The disease's own rules, in the order of policy.md: ``disease_not_covered``
+    (aid_categories), ``certifier_not_allowed`` (certified_by; ``certifier`` None = an ops
+    decision, not subject to it), ``site_not_allowed`` (treated_by: every named site that
+    is a known institution must qualify; unknown ones are left to ``site_unknown``).
+    ``"all"`` is not refused here: at settlement it opens only the qualifying institutions.
+    A pharmacy never certifies (``403 certifier_not_allowed``, the same place in the order)."""
+    if rules.aid_categories is not None and aid_category not in rules.aid_categories:
+        raise DiseaseNotCovered("The disease is open only to persons of certain aid categories 救助对象类别.")
+    if certifier is not None and certifier.kind not in CERTIFIER_KINDS:
+        raise CertifierNotAllowed(
+            "Only a designated hospital or community institution may certify a special disease 门诊特定病种认定."
+        )
+    if certifier is not None and rules.certified_by is not None and not rules.certified_by.admits(_institution(certifier)):
+        raise CertifierNotQualified()
+    if sites != ALL and rules.treated_by is not None:
+        bad = [c for c in sites if c in known and not rules.treated_by.admits(_institution(known[c]))]
+        if bad:
+            raise SiteNotAllowed(f"{len(bad)} site(s) do not qualify to treat this disease (treated_by): {', '.join(bad)}.")
+
+
+async def disease_rules(
     session: AsyncSession, person: Row[Any], disease_code: str, day: dt.date
-) -> SiteRule:
-    """The site rule of the policy that covers the disease on ``day``.
+) -> DiseaseRules:
+    """The rules of the policy that covers the disease on ``day``.
 
     The person's enrollments active on ``day`` are tried in the order 310, 390; the
     first whose policy in force lists the disease governs (a person with both is
@@ -186,17 +241,10 @@ async def _site_rule(
         doc = version.document
         any_policy = True
         if disease_code in (doc.get("special_diseases") or {}):
-            return SiteRule.from_document(doc)
+            return DiseaseRules.from_document(doc, disease_code)
     if not any_policy:
         raise NoPolicy()
     raise DiseaseNotCovered()
-
-
-async def _checked_sites(
-    session: AsyncSession, rule: SiteRule, sites: list[str] | str, supplementary: bool
-) -> tuple[bool, list[str]]:
-    known = await reference_repo.institutions_by_code(session, sites) if sites != ALL else {}
-    return check_sites(rule, sites, supplementary=supplementary, known=known)
 
 
 async def create_registration(
@@ -206,26 +254,58 @@ async def create_registration(
     person = await persons_repo.lock_person(session, person_id)
     if person is None:
         raise PersonNotFound()
-    rule = await _site_rule(session, person, body.disease_code, body.valid_from)
-    all_sites, sites = await _checked_sites(session, rule, body.sites, person.supplementary)
-    if await repo.registration_overlaps(session, person_id, body.disease_code, body.valid_from, body.valid_to):
-        raise RegistrationOverlaps()
-    registration_id = uuid.uuid4()
-    row = await repo.insert_registration(
+    row = await register(
         session,
-        registration_id=registration_id,
-        person_id=person_id,
+        person,
         disease_code=body.disease_code,
-        certifier_code=certifier.code,
         valid_from=body.valid_from,
         valid_to=body.valid_to,
-        all_sites=all_sites,
-        sites=sites,
+        sites=body.sites,
+        certifier_code=certifier.code,
+        check_certifier=certifier,
     )
     await audit.record(
-        session, principal.key_id, "special_disease_registration.create", f"registration/{registration_id}"
+        session, principal.key_id, "special_disease_registration.create", f"registration/{row.registration_id}"
     )
     return row
+
+
+async def register(
+    session: AsyncSession,
+    person: Row[Any],
+    *,
+    disease_code: str,
+    valid_from: dt.date,
+    valid_to: dt.date,
+    sites: list[str] | str,
+    certifier_code: str | None,
+    check_certifier: Any | None,
+) -> Row[Any]:
+    """Check every rule and insert a registration for ``person`` (locked by the caller).
+
+    ``check_certifier``: the institution row ``certified_by`` is checked against, or None
+    for an ops decision (a monthly batch, a screening confirmation), which it does not bind.
+    ``certifier_code`` is what the registration records (None: ops). The caller audits.
+    """
+    rules = await disease_rules(session, person, disease_code, valid_from)
+    known = await reference_repo.institutions_by_code(session, sites) if sites != ALL else {}
+    check_disease_rules(
+        rules, aid_category=person.aid_category, certifier=check_certifier, sites=sites, known=known
+    )
+    all_sites, site_codes = check_sites(rules.site_rule, sites, supplementary=person.supplementary, known=known)
+    if await repo.registration_overlaps(session, person.person_id, disease_code, valid_from, valid_to):
+        raise RegistrationOverlaps()
+    return await repo.insert_registration(
+        session,
+        registration_id=uuid.uuid4(),
+        person_id=person.person_id,
+        disease_code=disease_code,
+        certifier_code=certifier_code,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        all_sites=all_sites,
+        sites=site_codes,
+    )
 
 
 async def change_sites(
@@ -248,8 +328,11 @@ async def change_sites(
         raise RegistrationSuperseded()
     if not (old.valid_from <= body.effective_from <= old.valid_to):
         raise EffectiveFromOutside()
-    rule = await _site_rule(session, person, old.disease_code, body.effective_from)
-    all_sites, sites = await _checked_sites(session, rule, body.sites, person.supplementary)
+    rules = await disease_rules(session, person, old.disease_code, body.effective_from)
+    known = await reference_repo.institutions_by_code(session, body.sites) if body.sites != ALL else {}
+    # Changing sites is not a certification: certified_by does not apply; treated_by does.
+    check_disease_rules(rules, aid_category=person.aid_category, certifier=None, sites=body.sites, known=known)
+    all_sites, sites = check_sites(rules.site_rule, body.sites, supplementary=person.supplementary, known=known)
     new_id = uuid.uuid4()
     await repo.end_registration(
         session, registration_id, valid_to=body.effective_from - dt.timedelta(days=1), superseded_by=new_id

@@ -29,7 +29,7 @@ special_disease_registrations = Table(
     Column("registration_id", UUID(as_uuid=True), primary_key=True),
     Column("person_id", String(64), nullable=False),
     Column("disease_code", String(32), nullable=False),
-    Column("certifier_code", String(32), nullable=False),
+    Column("certifier_code", String(32), nullable=True),  # NULL: made by ops (migration 0007)
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=False),
     Column("all_sites", Boolean, nullable=False),

@@ -161,12 +161,12 @@ _SETTLEMENT_COLUMNS = (
     "settlement_id, institution_code, person_id, encounter_id, insutype, med_type, encounter_date, "
     "accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region, status, settled_at, "
     + ", ".join(TOTAL_FIELDS)
-    + ", referral_id, e_voucher_hash, response"
+    + ", referral_id, e_voucher_hash, response, diagnoses"
 )
 _SETTLEMENT_VALUES = (
     ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
     ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
-    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json"
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :diagnoses::text[]"
 )
 
 
@@ -283,6 +283,7 @@ class SettlementRow:
     referral_id: uuid.UUID | None
     e_voucher_hash: bytes | None
     response_json: str
+    diagnoses: list[str]  # the encounter's ICD-10 codes as sent (active screening reads them)
 
 
 class StaleState(Exception):
@@ -322,6 +323,7 @@ def write_values(row: SettlementRow, result: Settlement) -> dict[str, Any]:
         referral_id=row.referral_id,
         e_voucher_hash=row.e_voucher_hash,
         response=row.response_json,
+        diagnoses=row.diagnoses,
         delta_names=list(result.deltas),
         delta_amounts=[str(amount) for amount in result.deltas.values()],
         account_delta=result.deltas.get(ACCOUNT_BALANCE, Decimal("0")),
@@ -458,3 +460,13 @@ async def settlement_summary(session: AsyncSession, settlement_id: uuid.UUID) ->
         settlements.c.settlement_id == settlement_id
     )
     return (await session.execute(stmt)).first()
+
+
+async def person_settlements(session: AsyncSession, person_id: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are settlements of this person."""
+    if not ids:
+        return set()
+    stmt = select(settlements.c.settlement_id).where(
+        settlements.c.person_id == person_id, settlements.c.settlement_id.in_(list(ids))
+    )
+    return set((await session.execute(stmt)).scalars().all())

@@ -21,7 +21,7 @@ import asyncpg
 
 from app.engine.model import Encounter, FeeLine, Refusal, Settlement, SettlementContext
 from app.engine.settle import resolve_insutype
-from app.engine.settle import settle as engine_settle
+from app.engine.tiers import settle_with_tiers
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import check_voucher, code_digest, resolve_e_voucher, voucher_attempt
 from app.kit.db import after_commit
@@ -165,7 +165,7 @@ class SettlementService:
             filings=state.filings,
             referral=state.referral,
         )
-        result = engine_settle(encounter, ctx)
+        result = settle_with_tiers(encounter, ctx)  # tiered amounts resolved, then the engine
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
         assert reference.policy is not None
@@ -227,6 +227,7 @@ class SettlementService:
                 encounter_date=request.encounter_date,
                 settled_at=settled_at,
             ),
+            diagnoses=list(request.diagnoses),
         )
 
     # ------------------------------------------------------------------ use cases

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import CHAR, JSON, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, CHAR, JSON, UUID
 
 
 from app.kit.tables import Money, Timestamp, metadata
@@ -55,6 +55,8 @@ settlements = Table(
     Column("referral_id", UUID(as_uuid=True), nullable=True),
     Column("e_voucher_hash", LargeBinary, nullable=True),
     Column("response", JSON, nullable=False),  # json keeps the exact text replayed
+    # The encounter's ICD-10 codes as sent: read by active screening (migration 0007).
+    Column("diagnoses", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     CheckConstraint("status IN ('settled', 'reversed')", name="status"),
     Index(
         "settlements_live_encounter",
@@ -66,6 +68,14 @@ settlements = Table(
     Index("settlements_person", "person_id", "encounter_date"),
     Index("settlements_institution", "institution_code", "settled_at", "settlement_id"),
     Index("settlements_settled_at", "settled_at", "settlement_id"),
+    # Active screening reads one month of live settlements with a diagnosis from this
+    # index alone (index-only scan; migration 0007, docs/performance.md "Screening").
+    Index(
+        "settlements_screening",
+        "encounter_date",
+        postgresql_include=["person_id", "institution_code", "settlement_id", "diagnoses"],
+        postgresql_where=text("status = 'settled' AND diagnoses <> '{}'"),
+    ),
 )
 
 

@@ -14,11 +14,22 @@ from app.engine.money import decimal_text, money_text, round2
 APP = pathlib.Path(app.__file__).parent
 
 
+def _arguments(text: str, start: int) -> str:
+    """The text between the parenthesis at ``start`` and its matching one."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start + 1 : i]
+    return text[start + 1 :]
+
+
 def test_every_quantize_names_its_rounding_mode() -> None:
     calls = []
     for path in sorted(APP.rglob("*.py")):
-        for match in re.finditer(r"\.quantize\(([^)]*)\)", path.read_text(encoding="utf-8")):
-            calls.append((str(path.relative_to(APP)), match.group(1)))
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"\.quantize\(", text):
+            calls.append((str(path.relative_to(APP)), _arguments(text, match.end() - 1)))
     assert calls, "round2 itself quantizes"
     assert [c for c in calls if "rounding=" not in c[1]] == []
 

@@ -143,7 +143,7 @@ async def test_accumulators(admin_client, ops_client, make_client, region, db) -
     assert r.json() == {
         "person_id": "P1", "year": 2026, "basic_paid": "0.00", "deductible": {}, "limit": {}, "disease": {},
         "ci_base": "0.00", "ci_paid": "0.00", "aid_base": "0.00", "aid_paid": "0.00", "sa_base": "0.00",
-        "sa_paid": "0.00", "account_balance": "1234.50",
+        "sa_paid": "0.00", "account_balance": "1234.50", "tier": None,
     }  # fmt: skip
     await db.execute(
         "INSERT INTO accumulators (person_id, year, name, amount) VALUES"
