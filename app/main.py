@@ -5,6 +5,9 @@ uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -73,6 +76,13 @@ def _include_routers(app: FastAPI) -> None:
     from app.evouchers.router import router as evouchers_router
 
     app.include_router(evouchers_router)
+    from app.ops.router import router as ops_router
+    from app.reconciliation.router import router as reconciliation_router
+    from app.reports.router import router as reports_router
+
+    app.include_router(reconciliation_router)
+    app.include_router(reports_router)
+    app.include_router(ops_router)
     # ---- end of domain routers ----
 
 
@@ -101,6 +111,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             listener = ReferenceListener(url, reference)
             await listener.start()
         app.state.reference_listener = listener
+        fold_task = None
+        if settings.report_fold_interval_seconds > 0:
+            from app.reports.rollup import fold_periodically
+
+            fold_task = asyncio.create_task(
+                fold_periodically(engine, settings.report_fold_interval_seconds, app.state.report_fold_margin)
+            )
+        app.state.report_fold_task = fold_task
         log.info("started", database=redact(url) if embedded is None else "embedded")
         # What start-up built (app, routes, schemas, caches) lives as long as the process:
         # keep it out of every collection, and collect the young generation less often —
@@ -110,6 +128,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(10_000, 20, 20)
         yield
     finally:
+        task = getattr(app.state, "report_fold_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if listener is not None:
             await listener.stop()
         await app.state.held_connections.close()
@@ -129,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.report_fold_margin = dt.timedelta(seconds=settings.report_fold_margin_seconds)
     # Reference caches are disabled until the NOTIFY listener connects (if enabled).
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None

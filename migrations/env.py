@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.db import to_async_url
 from app.kit.tables import metadata
+import app.ops.tables  # noqa: F401,E402 - domain tables join the metadata
+import app.reconciliation.tables  # noqa: F401,E402
+import app.reports.tables  # noqa: F401,E402
 
 config = context.config
 target_metadata = metadata

@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.kit.db import to_async_url
 from app.kit.migrate import MIGRATIONS_DIR, alembic_config, downgrade_base_async, head_revision, upgrade_head_async
 from app.kit.tables import metadata
+import app.ops.tables  # noqa: F401 - domain tables join the metadata
+import app.reconciliation.tables  # noqa: F401
+import app.reports.tables  # noqa: F401
 
 SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
-    "audit_log",
+    "audit_log", "reconciliation_runs", "report_daily", "report_rollup_state", "ops_sessions",
 }  # fmt: skip
 
 
