@@ -112,7 +112,7 @@ async def details(
     if kind is None:
         raise UnsupportedMediaType("Send text/csv, text/tab-separated-values or application/x-ndjson.")
     # The body first: no database connection is held while it streams in.
-    institution = await service.read_detail_file(request.stream(), kind)
+    institution = await service.read_detail_file(request.stream(), kind, service.MAX_BODY_BYTES)
     await _known_institution(session, code)
     result = await service.reconcile_details(session, code, date_from, date_to, institution)
     await repository.store_run(
