@@ -115,9 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.report_fold_interval_seconds > 0:
             from app.reports.rollup import fold_periodically
 
-            fold_task = asyncio.create_task(
-                fold_periodically(engine, settings.report_fold_interval_seconds, app.state.report_fold_margin)
-            )
+            fold_task = asyncio.create_task(fold_periodically(app.state, settings.report_fold_interval_seconds))
         app.state.report_fold_task = fold_task
         log.info("started", database=redact(url) if embedded is None else "embedded")
         # What start-up built (app, routes, schemas, caches) lives as long as the process:

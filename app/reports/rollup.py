@@ -17,7 +17,9 @@ transaction commits, so rows commit out of ``settled_at`` order, and a plain wat
 therefore only moves a horizon to a time no uncommitted transaction can still write
 before: ``least(now(), oldest open transaction's start) − margin`` (pg_stat_activity,
 read before the fold's snapshot is taken; the margin covers the gap between the
-service's clock reading and its transaction's start). Rows behind the horizon are all
+service's clock reading and its transaction's start; the service's clock — which stamps
+``settled_at`` and ``reversed_at`` — is assumed to agree with the database's within it).
+Rows behind the horizon are all
 committed and visible to the fold; rows after it stay in the live part until a later
 fold. A fold takes a transaction-level advisory lock, so two folds never add twice.
 
@@ -74,10 +76,9 @@ def events_sql(settled_where: str, reversed_where: str) -> str:
 
 
 FOLD_SQL = f"""
-WITH st AS (SELECT settled_before, reversed_before FROM report_rollup_state WHERE id = 1 FOR UPDATE),
-ev AS ({events_sql(
-    "s.settled_at >= (SELECT settled_before FROM st) AND s.settled_at < :horizon",
-    "r.reversed_at >= (SELECT reversed_before FROM st) AND r.reversed_at < :horizon",
+WITH ev AS ({events_sql(
+    "s.settled_at >= :settled_before AND s.settled_at < :horizon",
+    "r.reversed_at >= :reversed_before AND r.reversed_at < :horizon",
 )}),
 agg AS (SELECT {KEY_COLUMNS}, {SUM_COLUMNS} FROM ev GROUP BY {KEY_COLUMNS}),
 ins AS (
@@ -95,8 +96,12 @@ ENSURE_STATE_SQL = (
     " VALUES (1, '-infinity', '-infinity') ON CONFLICT DO NOTHING"
 )
 
+# The state row is read here, before the fold: a CTE of the fold statement reading it would
+# run after the statement's own UPDATE of that row (and, locking it, see nothing).
 HORIZON_SQL = """
-SELECT least(now(), COALESCE(min(xact_start), now())) - make_interval(secs => :margin) AS horizon,
+SELECT (SELECT settled_before FROM report_rollup_state WHERE id = 1) AS settled_before,
+       (SELECT reversed_before FROM report_rollup_state WHERE id = 1) AS reversed_before,
+       least(now(), COALESCE(min(xact_start), now())) - make_interval(secs => :margin) AS horizon,
        least(now(), COALESCE(min(xact_start), now())) - make_interval(secs => :margin)
          > (SELECT settled_before FROM report_rollup_state WHERE id = 1) AS ahead
 FROM pg_stat_activity
@@ -121,11 +126,12 @@ async def fold(conn: AsyncSession | AsyncConnection, margin: dt.timedelta = DEFA
     horizon = row.horizon
     if not row.ahead:
         return {"folded": False, "horizon": None, "groups": 0}
-    groups = (await conn.execute(text(FOLD_SQL), {"horizon": horizon})).scalar()
+    params = {"horizon": horizon, "settled_before": row.settled_before, "reversed_before": row.reversed_before}
+    groups = (await conn.execute(text(FOLD_SQL), params)).scalar()
     return {"folded": True, "horizon": horizon, "groups": int(groups or 0)}
 
 
-async def fold_periodically(engine: Any, interval: float, margin: dt.timedelta) -> None:
+async def fold_periodically(state: Any, interval: float) -> None:
     """The background step: fold every ``interval`` seconds, each in its own transaction,
     so reports find little to read live. Errors are logged, never raised (the next tick
     tries again; reports stay exact without any fold)."""
@@ -137,8 +143,8 @@ async def fold_periodically(engine: Any, interval: float, margin: dt.timedelta) 
     while True:
         await asyncio.sleep(interval)
         try:
-            async with engine.begin() as conn:
-                await fold(conn, margin)
+            async with state.engine.begin() as conn:
+                await fold(conn, state.report_fold_margin)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed tick must not end the loop

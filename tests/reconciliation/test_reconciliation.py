@@ -27,8 +27,8 @@ import pytest
 
 from app.reconciliation import service
 from tests.helpers import problem
-from tests.reconciliation.world import at, inpatient, outpatient, reverse_at, settle_at
-from tests.settlement.world import C1, H2, H3, add_person
+from tests.reconciliation.world import june_world
+from tests.settlement.world import C1, H2, H3
 
 pytestmark = pytest.mark.asyncio
 
@@ -37,26 +37,7 @@ HEADER = "settlement_id,encounter_id,person_id,medfee_sumamt,fund_pay_sumamt,acc
 
 @pytest.fixture
 async def june(app, world, hospital, community):
-    await add_person(world, "A1")
-    await add_person(world, "B1", insutype="310", balance="500.00")
-    s = {}
-    s[6] = await settle_at(app, hospital, at("2026-05-31", 23, 30), inpatient("A1", "1500.00", "E6"))
-    s[1] = await settle_at(app, hospital, at("2026-06-10"), inpatient("A1", "5000.00", "E1"))
-    s[2] = await settle_at(app, hospital, at("2026-06-12"), inpatient("B1", "3000.00", "E2"))
-    s[3] = await settle_at(app, hospital, at("2026-06-15"), inpatient("A1", "2000.00", "E3"))
-    await reverse_at(app, hospital, at("2026-06-16"), s[3]["settlement_id"])
-    s[5] = await settle_at(app, community, at("2026-06-20"), outpatient("A1", "200.00", "E5"))
-    s[4] = await settle_at(app, hospital, at("2026-06-28"), inpatient("A1", "4000.00", "E4"))
-    s[7] = await settle_at(app, hospital, at("2026-07-01", 0, 10), inpatient("A1", "1200.00", "E7"))
-    await reverse_at(app, hospital, at("2026-07-02"), s[4]["settlement_id"])
-    # the hand-worked figures above, as the engine gave them
-    got = {n: (x["totals"]["total"], x["totals"]["fund_total"], x["totals"]["personal_account"]) for n, x in s.items()}
-    assert got == {
-        1: ("5000.00", "2800.00", "0.00"), 2: ("3000.00", "1400.00", "500.00"), 3: ("2000.00", "700.00", "0.00"),
-        4: ("4000.00", "2100.00", "0.00"), 5: ("200.00", "60.00", "0.00"), 6: ("1500.00", "350.00", "0.00"),
-        7: ("1200.00", "140.00", "0.00"),
-    }  # fmt: skip
-    return s
+    return await june_world(app, world, hospital, community)
 
 
 def row(insutype, clr, medfee, fund, acct, count, **kw):
