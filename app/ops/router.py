@@ -33,7 +33,7 @@ router = APIRouter(prefix="/ops", tags=["ops dashboard"], include_in_schema=Fals
 COOKIE = "medsettle_ops"
 SESSION_HOURS = 8
 MAX_FORM_BYTES = 4096
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
 
 STYLE = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:0;background:#f5f6f8;color:#222}
@@ -50,7 +50,7 @@ svg text{font-size:12px;fill:#333} table{border-collapse:collapse;font-size:13px
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     html = (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{escape(title)}</title>'
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
     )
     return HTMLResponse(
@@ -132,15 +132,20 @@ async def dashboard(request: Request, session: DbSession) -> Response:
         return RedirectResponse("/ops/login", status_code=303)
     board = await service.dashboard(session, today(request.app.state), request.app.state.report_fold_margin)
     period = f"{board.date_from.isoformat()} 至 {board.date_to.isoformat()}"
+    # every day of the period, those without settlements as zero
+    by_day = {d: (n, f) for d, n, f in board.daily}
+    days = [board.date_from + dt.timedelta(days=k) for k in range((board.date_to - board.date_from).days + 1)]
+    no_funds = {k: Decimal(0) for k in FUND_NAMES}
+    series = [(d, *by_day.get(d, (0, no_funds))) for d in days]
     daily_count = column_chart(
         "daily-settlements", f"每日结算笔数（近 {service.DAYS} 天）",
-        [(d.isoformat(), n, f"{n} 笔") for d, n, _ in board.daily],
+        [(d.isoformat(), n, f"{n} 笔") for d, n, _ in series],
     )  # fmt: skip
     daily_funds = column_chart(
         "daily-fund-payments", "每日基金支付总额（元，不含个人账户和现金）",
         [(d.isoformat(), sum((f[k] for k in ("basic", "critical_illness", "medical_aid", "fallback",
                                               "secondary_aid")), Decimal(0)),
-          "") for d, _, f in board.daily],
+          "") for d, _, f in series],
     )  # fmt: skip
     daily_funds = daily_funds.replace(": </title>", "</title>")
     by_fund = bar_chart(
