@@ -22,7 +22,7 @@ SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
-    "audit_log", "reconciliation_runs", "report_daily", "report_rollup_state", "ops_sessions",
+    "audit_log", "reconciliation_runs", "report_daily", "report_monthly", "report_rollup_state", "ops_sessions",
 }  # fmt: skip
 
 

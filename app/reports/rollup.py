@@ -5,7 +5,7 @@ A report's figure for a group is the sum over the group's settlements that are l
 
     live = Σ settlements − Σ reversals (each reversal keyed to its settlement's group)
 
-``report_daily`` holds the settlements with ``settled_at < settled_before`` and the
+``report_daily`` (and ``report_monthly``, the same by month) holds the settlements with ``settled_at < settled_before`` and the
 reversals with ``reversed_at < reversed_before`` (``report_rollup_state``); a report adds
 the rest live — settlements at or after ``settled_before`` (index on settled_at) and
 reversals at or after ``reversed_before`` (index on settlement_reversals.reversed_at). The
@@ -86,9 +86,21 @@ ins AS (
   SELECT {KEY_COLUMNS}, {", ".join(VALUE_COLUMNS)} FROM agg
   ON CONFLICT ({KEY_COLUMNS}) DO UPDATE SET {", ".join(f"{c} = d.{c} + EXCLUDED.{c}" for c in VALUE_COLUMNS)}
   RETURNING 1
+),
+agg_m AS (
+  SELECT date_trunc('month', day)::date AS month, institution_code, med_type, insutype, aid_category,
+         {", ".join(f"sum({c}) AS {c}" for c in VALUE_COLUMNS)}
+  FROM agg GROUP BY 1, 2, 3, 4, 5
+),
+ins_m AS (
+  INSERT INTO report_monthly AS d (month, institution_code, med_type, insutype, aid_category, {", ".join(VALUE_COLUMNS)})
+  SELECT month, institution_code, med_type, insutype, aid_category, {", ".join(VALUE_COLUMNS)} FROM agg_m
+  ON CONFLICT (month, institution_code, med_type, insutype, aid_category)
+  DO UPDATE SET {", ".join(f"{c} = d.{c} + EXCLUDED.{c}" for c in VALUE_COLUMNS)}
+  RETURNING 1
 )
 UPDATE report_rollup_state SET settled_before = :horizon, reversed_before = :horizon, folded_at = now()
-WHERE id = 1 RETURNING (SELECT count(*) FROM ins) AS groups
+WHERE id = 1 RETURNING (SELECT count(*) FROM ins) + 0 * (SELECT count(*) FROM ins_m) AS groups
 """
 
 ENSURE_STATE_SQL = (

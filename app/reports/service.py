@@ -77,6 +77,7 @@ async def aggregate(
     """Sums of live settlements by settlement day in [date_from, date_to], grouped by
     ``keys`` (of GROUP_SQL): one row per group with every value column of the rollup."""
     start, end = _bounds(date_from, date_to)
+    months, edges = split_months(date_from, date_to) if "day" not in keys else (None, [(date_from, date_to)])
     inst_d = "AND d.institution_code = :inst" if institution_code else ""
     inst_s = "AND s.institution_code = :inst" if institution_code else ""
     live = rollup.events_sql(
@@ -92,7 +93,10 @@ async def aggregate(
 WITH st AS (SELECT settled_before, reversed_before FROM report_rollup_state WHERE id = 1),
 src AS (
   SELECT {rollup.KEY_COLUMNS}, {values} FROM report_daily d
-  WHERE d.day >= :date_from AND d.day <= :date_to {inst_d}
+  WHERE ({" OR ".join(f"d.day BETWEEN :e{n}_from AND :e{n}_to" for n in range(len(edges))) or "false"}) {inst_d}
+  UNION ALL
+  SELECT d.month AS day, institution_code, med_type, insutype, aid_category, {values} FROM report_monthly d
+  WHERE {"d.month BETWEEN :m_from AND :m_to" if months else "false"} {inst_d}
   UNION ALL
   SELECT {rollup.KEY_COLUMNS}, {values} FROM ({live}) e
 )
@@ -100,10 +104,32 @@ SELECT {select_keys}{sums}
 FROM src LEFT JOIN institutions i ON i.code = src.institution_code
 {group_by}
 """
-    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "start": start, "end": end}
+    params: dict[str, Any] = {"start": start, "end": end}
+    for n, (e_from, e_to) in enumerate(edges):
+        params[f"e{n}_from"], params[f"e{n}_to"] = e_from, e_to
+    if months:
+        params["m_from"], params["m_to"] = months
     if institution_code:
         params["inst"] = institution_code
     return list((await conn.execute(text(sql), params)).all())
+
+
+def split_months(date_from: dt.date, date_to: dt.date) -> tuple[tuple[dt.date, dt.date] | None, list]:
+    """[date_from, date_to] → (first days of the first and last whole month inside, or None;
+    the day ranges left at the edges). 2026-05-20..2026-08-10 → ((06-01, 07-01), [(05-20, 05-31),
+    (08-01, 08-10)])."""
+    first = date_from if date_from.day == 1 else (date_from.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after = date_to + dt.timedelta(days=1)
+    end = after if after.day == 1 else date_to.replace(day=1)  # first day after the last whole month
+    if first >= end:
+        return None, [(date_from, date_to)]
+    edges = []
+    if date_from < first:
+        edges.append((date_from, first - dt.timedelta(days=1)))
+    if end <= date_to:
+        edges.append((end, date_to))
+    last_month = (end - dt.timedelta(days=1)).replace(day=1)
+    return (first, last_month), edges
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -40,6 +40,22 @@ report_daily = Table(
     *[c for col in FUND_COLUMNS.values() for c in (Money(col), Column(f"{col}_n", BigInteger, nullable=False))],
 )
 
+#: The same sums per calendar month (``month`` is its first day): a report reads whole months
+#: here and only the days at its edges from ``report_daily`` (a month is ~30× fewer rows).
+report_monthly = Table(
+    "report_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("institution_code", String(32), primary_key=True),
+    Column("med_type", CHAR(2), primary_key=True),
+    Column("insutype", CHAR(3), primary_key=True),
+    Column("aid_category", Text, primary_key=True),
+    Column("settlements", BigInteger, nullable=False),
+    Column("capped", BigInteger, nullable=False),
+    Money("total"),
+    *[c for col in FUND_COLUMNS.values() for c in (Money(col), Column(f"{col}_n", BigInteger, nullable=False))],
+)
+
 report_rollup_state = Table(
     "report_rollup_state",
     metadata,

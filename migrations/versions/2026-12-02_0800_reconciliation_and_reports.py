@@ -2,8 +2,8 @@
 
 - ``reconciliation_runs``: each successful 3201/3202 reconciliation's request and answer
   (the dashboard shows the last period's).
-- ``report_daily`` + ``report_rollup_state``: fund sums per day × institution × med_type ×
-  insutype × aid category, folded from ``settlements`` up to a horizon; reports add the
+- ``report_daily``, ``report_monthly`` + ``report_rollup_state``: fund sums per day (and per
+  month) × institution × med_type × insutype × aid category, folded from ``settlements`` up to a horizon; reports add the
   part after the horizon live (app.reports.rollup).
 - ``settlement_reversals_reversed_at``: reversals found by time (fold, live part, 3201).
 - ``ops_sessions``: server-side sessions of the /ops dashboard (only token digests).
@@ -65,6 +65,25 @@ def upgrade() -> None:
             "day", "institution_code", "med_type", "insutype", "aid_category", name=op.f("pk_report_daily")
         ),
     )
+    monthly_columns = []
+    for name in FUNDS:
+        monthly_columns.append(sa.Column(name, sa.Numeric(precision=14, scale=2), nullable=False))
+        monthly_columns.append(sa.Column(f"{name}_n", sa.BigInteger(), nullable=False))
+    op.create_table(
+        "report_monthly",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("institution_code", sa.String(length=32), nullable=False),
+        sa.Column("med_type", sa.CHAR(length=2), nullable=False),
+        sa.Column("insutype", sa.CHAR(length=3), nullable=False),
+        sa.Column("aid_category", sa.Text(), nullable=False),
+        sa.Column("settlements", sa.BigInteger(), nullable=False),
+        sa.Column("capped", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.Numeric(precision=14, scale=2), nullable=False),
+        *monthly_columns,
+        sa.PrimaryKeyConstraint(
+            "month", "institution_code", "med_type", "insutype", "aid_category", name=op.f("pk_report_monthly")
+        ),
+    )
     op.create_table(
         "report_rollup_state",
         sa.Column("id", sa.SmallInteger(), nullable=False),
@@ -96,6 +115,7 @@ def downgrade() -> None:
     op.drop_table("ops_sessions")
     op.drop_index("settlement_reversals_reversed_at", table_name="settlement_reversals")
     op.drop_table("report_rollup_state")
+    op.drop_table("report_monthly")
     op.drop_table("report_daily")
     op.drop_index("reconciliation_runs_created_at", table_name="reconciliation_runs")
     op.drop_table("reconciliation_runs")

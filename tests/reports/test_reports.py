@@ -104,12 +104,19 @@ async def test_aid_category_and_medical_aid(june, app, world, hospital, ops):
 async def test_fold_changes_nothing_and_reversals_subtract(june, app, world, hospital, ops):
     query = "date_from=2026-05-01&date_to=2026-07-31&group_by=fund,month,institution_code,insutype"
     live_only = await report(ops, query)
+    # edges: May 31 (s6) and July 1 (s7) from report_daily, June from report_monthly once folded
+    edges = "date_from=2026-05-31&date_to=2026-07-01&group_by=fund,month"
+    edges_live = await report(ops, edges)
+    assert cut(edges_live, "fund", "month", "amount")[:3] == [
+        ("basic", "2026-05", "350.00"), ("basic", "2026-06", "4260.00"), ("basic", "2026-07", "140.00")]
     assert await world.count("report_daily") == 0  # read live: nothing folded yet
     folded = await fold_now(app)
     assert folded["folded"] and folded["groups"] > 0
     # May 1 group, June 3 + 1 (s3's reversal nets its group to 0 but the row stays), July 1
     assert await world.count("report_daily") >= 5
     assert await report(ops, query) == live_only
+    assert await report(ops, edges) == edges_live
+    assert await world.count("report_monthly") >= 3
     # reverse s1 (already folded), now: the June basic loses 2800.00, cash 2200.00
     await reverse_at(app, hospital, dt.datetime.now(dt.UTC), june[1]["settlement_id"])
     after = await report(ops, JUNE + "&group_by=fund")
@@ -238,3 +245,16 @@ async def test_caps_report(app, world, hospital, community, ops):
     r = await ops.get("/v1/reports/caps?date_from=2026-06-01&date_to=2026-06-30")
     assert r.json()["rows"] == [
         {"fund": "basic", "fund_name": "统筹基金", "month": "2026-06", "persons": 1, "settlements": 1}]
+
+
+def test_split_months():
+    from app.reports.service import split_months
+
+    d = dt.date
+    # whole months from report_monthly, the days at the edges from report_daily
+    assert split_months(d(2026, 5, 20), d(2026, 8, 10)) == (
+        (d(2026, 6, 1), d(2026, 7, 1)), [(d(2026, 5, 20), d(2026, 5, 31)), (d(2026, 8, 1), d(2026, 8, 10))])
+    assert split_months(d(2026, 6, 1), d(2026, 6, 30)) == ((d(2026, 6, 1), d(2026, 6, 1)), [])
+    assert split_months(d(2026, 6, 2), d(2026, 6, 30)) == (None, [(d(2026, 6, 2), d(2026, 6, 30))])
+    assert split_months(d(2026, 12, 5), d(2027, 2, 28)) == (
+        (d(2027, 1, 1), d(2027, 2, 1)), [(d(2026, 12, 5), d(2026, 12, 31))])
