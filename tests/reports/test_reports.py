@@ -24,7 +24,6 @@ from tests.helpers import problem
 from tests.reconciliation.world import at, inpatient, june_world, outpatient, reverse_at, settle_at
 from tests.settlement.world import C1, H2, H3, add_person
 
-pytestmark = pytest.mark.asyncio
 
 JUNE = "date_from=2026-06-01&date_to=2026-06-30"
 
