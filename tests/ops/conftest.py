@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
+from tests.reconciliation.world import hold_rollup_back
 from tests.settlement.world import C1, H2, H3, load_world
 
 
 @pytest.fixture
 async def world(db, app):
-    """The settlement world. These tests move the service's clock into the past, which the
-    report fold assumes never happens (app.reports.rollup): the automatic folds keep ten
-    years away; tests fold explicitly when they mean to."""
+    """The settlement world, with the report rollup held back (tests move the clock)."""
     await load_world(db)
-    margin = app.state.report_fold_margin
-    app.state.report_fold_margin = dt.timedelta(days=3650)
+    margin = await hold_rollup_back(app, db)
     yield db
     app.state.clock = None
     app.state.report_fold_margin = margin

@@ -81,3 +81,20 @@ async def june_world(app: Any, db: Any, hospital: Any, community: Any) -> dict[i
     return s
 
 
+
+
+async def hold_rollup_back(app: Any, db: Any) -> Any:
+    """Keep automatic folds (the app's background step, reports) ten years behind, then reset
+    the rollup: these tests move the service's clock into the past, which a fold assumes never
+    happens (app.reports.rollup). A fold already running is waited for (its advisory lock).
+    Returns the margin to restore. Tests fold explicitly when they mean to."""
+    import datetime as dt
+
+    from app.reports.rollup import FOLD_LOCK_KEY
+
+    margin = app.state.report_fold_margin
+    app.state.report_fold_margin = dt.timedelta(days=3650)
+    async with db.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", FOLD_LOCK_KEY)
+        await conn.execute("TRUNCATE report_daily, report_monthly, report_rollup_state")
+    return margin
