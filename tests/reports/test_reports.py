@@ -257,3 +257,24 @@ def test_split_months():
     assert split_months(d(2026, 6, 2), d(2026, 6, 30)) == (None, [(d(2026, 6, 2), d(2026, 6, 30))])
     assert split_months(d(2026, 12, 5), d(2027, 2, 28)) == (
         (d(2027, 1, 1), d(2027, 2, 1)), [(d(2026, 12, 5), d(2026, 12, 31))])
+
+
+async def test_the_periodic_fold_runs_in_the_background(june, app, world):
+    """The background step (MEDSETTLE_REPORT_FOLD_INTERVAL_SECONDS; off in the test app) folds
+    on its own; a failing tick does not end it."""
+    import asyncio
+
+    class State:
+        engine = app.state.engine
+        report_fold_margin = dt.timedelta(0)
+
+    task = asyncio.create_task(rollup.fold_periodically(State, 0.05))
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if await world.count("report_daily"):
+                break
+    finally:
+        task.cancel()
+    assert await world.count("report_daily") > 0
+    assert await world.fetchval("SELECT folded_at IS NOT NULL FROM report_rollup_state")
