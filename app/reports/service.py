@@ -80,9 +80,10 @@ async def aggregate(
     months, edges = split_months(date_from, date_to) if "day" not in keys else (None, [(date_from, date_to)])
     inst_d = "AND d.institution_code = :inst" if institution_code else ""
     inst_s = "AND s.institution_code = :inst" if institution_code else ""
+    settled_before, reversed_before = await horizons(conn)
     live = rollup.events_sql(
-        f"s.settled_at >= COALESCE((SELECT settled_before FROM st), '-infinity') AND s.settled_at >= :start AND s.settled_at < :end {inst_s}",
-        f"r.reversed_at >= COALESCE((SELECT reversed_before FROM st), '-infinity') AND s.settled_at >= :start AND s.settled_at < :end {inst_s}",
+        f"s.settled_at >= :live_from AND s.settled_at < :end {inst_s}",
+        f"r.reversed_at >= :reversed_before AND s.settled_at >= :start AND s.settled_at < :end {inst_s}",
     )
     values = ", ".join(rollup.VALUE_COLUMNS)
     group = [GROUP_SQL[k] for k in keys]
@@ -90,8 +91,7 @@ async def aggregate(
     sums = ", ".join(f"sum(src.{c}) AS {c}" for c in rollup.VALUE_COLUMNS)
     group_by = ("GROUP BY " + ", ".join(str(n + 1) for n in range(len(group)))) if group else ""
     sql = f"""
-WITH st AS (SELECT settled_before, reversed_before FROM report_rollup_state WHERE id = 1),
-src AS (
+WITH src AS (
   SELECT {rollup.KEY_COLUMNS}, {values} FROM report_daily d
   WHERE ({" OR ".join(f"d.day BETWEEN :e{n}_from AND :e{n}_to" for n in range(len(edges))) or "false"}) {inst_d}
   UNION ALL
@@ -104,7 +104,8 @@ SELECT {select_keys}{sums}
 FROM src LEFT JOIN institutions i ON i.code = src.institution_code
 {group_by}
 """
-    params: dict[str, Any] = {"start": start, "end": end}
+    params: dict[str, Any] = {"start": start, "end": end, "live_from": max(start, settled_before),
+                              "reversed_before": reversed_before}
     for n, (e_from, e_to) in enumerate(edges):
         params[f"e{n}_from"], params[f"e{n}_to"] = e_from, e_to
     if months:
@@ -112,6 +113,25 @@ FROM src LEFT JOIN institutions i ON i.code = src.institution_code
     if institution_code:
         params["inst"] = institution_code
     return list((await conn.execute(text(sql), params)).all())
+
+
+
+async def horizons(conn: AsyncSession | AsyncConnection) -> tuple[dt.datetime, dt.datetime]:
+    """The rollup's horizons, read with FOR SHARE: no fold can move them (nor commit what it
+    folded) until this transaction ends, so the rollup and the live part this transaction
+    reads next agree. Passed to the report query as plain values, so that the planner sees
+    how narrow the live part is (an index range of minutes, not the report's whole period).
+    """
+    await conn.execute(text(rollup.ENSURE_STATE_SQL))
+    row = (
+        await conn.execute(
+            text(
+                "SELECT greatest(settled_before, '0001-01-02 00:00+00') AS s,"
+                " greatest(reversed_before, '0001-01-02 00:00+00') AS r FROM report_rollup_state WHERE id = 1 FOR SHARE"
+            )
+        )
+    ).one()
+    return row.s, row.r
 
 
 def split_months(date_from: dt.date, date_to: dt.date) -> tuple[tuple[dt.date, dt.date] | None, list]:
