@@ -6,6 +6,8 @@ uvicorn: ``uvicorn app.main:create_app --factory`` (or ``medsettle serve``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,6 +89,14 @@ def _include_routers(app: FastAPI) -> None:
     from app.chronic.router import router as chronic_router
 
     app.include_router(chronic_router)
+
+    from app.ops.router import router as ops_router
+    from app.reconciliation.router import router as reconciliation_router
+    from app.reports.router import router as reports_router
+
+    app.include_router(reconciliation_router)
+    app.include_router(reports_router)
+    app.include_router(ops_router)
     # ---- end of domain routers ----
 
 
@@ -118,6 +128,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             listener = ReferenceListener(url, reference)
             await listener.start()
         app.state.reference_listener = listener
+        fold_task = None
+        if settings.report_fold_interval_seconds > 0:
+            from app.reports.rollup import fold_periodically
+
+            fold_task = asyncio.create_task(fold_periodically(app.state, settings.report_fold_interval_seconds))
+        app.state.report_fold_task = fold_task
         log.info("started", database=redact(url) if embedded is None else "embedded")
         # What start-up built (app, routes, schemas, caches) lives as long as the process:
         # keep it out of every collection, and collect the young generation less often —
@@ -132,6 +148,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sampler is not None:
             sampler.cancel()
             metrics.mark_worker_stopped()
+        task = getattr(app.state, "report_fold_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if listener is not None:
             await listener.stop()
         await app.state.held_connections.close()
@@ -156,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.max_body_bytes = settings.max_body_bytes  # app.kit.routing.limit_body
+    app.state.report_fold_margin = dt.timedelta(seconds=settings.report_fold_margin_seconds)
     # Reference caches are disabled until the NOTIFY listener connects (if enabled).
     app.state.reference = ReferenceGeneration(reliable=not settings.reference_listener)
     app.state.reference_listener = None

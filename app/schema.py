@@ -8,6 +8,9 @@ from app.chronic import tables as chronic_tables  # noqa: F401
 from app.evouchers import tables as evouchers_tables  # noqa: F401
 from app.kit.tables import metadata
 from app.national import tables as national_tables  # noqa: F401
+from app.ops import tables as ops_tables  # noqa: F401
+from app.reconciliation import tables as reconciliation_tables  # noqa: F401
+from app.reports import tables as reports_tables  # noqa: F401
 from app.persons import tables as persons_tables  # noqa: F401
 from app.reference import tables as reference_tables  # noqa: F401
 from app.registrations import tables as registrations_tables  # noqa: F401

@@ -73,6 +73,9 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         log_level="WARNING",
         db_pool_size=5,
         db_max_overflow=5,
+        # No background fold of the report rollup: it would write between a test's reads
+        # (tests/reports covers the fold and its periodic step).
+        report_fold_interval_seconds=0,
     )
 
 

@@ -46,6 +46,31 @@ def _codes(table: str) -> str:
 
 
 GLOSSARY: dict[str, str] = {
+    # reconciliation 对账 and reports (api.md)
+    'medfee_sumamt': 'Total medical fees 医疗费总额 (totals.total), yuan',
+    'fund_pay_sumamt': 'Fund payment total 基金支付总额 (every fund layer, not the personal account), yuan',
+    'acct_pay': 'Personal account payment 个人账户支付金额, yuan',
+    'fund_name': "The fund's Chinese name 基金名称",
+    'persons': 'Number of persons 人数',
+    'settlements': 'Number of settlements 结算笔数',
+    'summary': 'Counts of the comparison 对账汇总',
+    'differences': 'Every record that differs 对账差异明细',
+    'institution_records': "Records in the institution's file 医药机构记录数",
+    'center_records': 'Records at the centre 中心记录数',
+    'matched': 'Records on both sides with equal amounts 对平笔数',
+    'only_center': 'Records only at the centre 中心多',
+    'only_institution': "Records only in the institution's file 医药机构多",
+    'amounts_differ': 'Records on both sides whose amounts differ 数据不一致',
+    'refd_setl_flag': 'Reversal flag 退费结算标志: `0` a settlement, `1` its reversal',
+    'stmt_rslt': 'Reconciliation result 对账结果: `0` 对平, `1` 中心多, `2` 医药机构多, `3` 数据不一致',
+    'stmt_rslt_dscr': 'The result in words 对账结果说明',
+    'center': "The centre's figures 中心数据 (null when it has no such record)",
+    'institution': "The institution's figures 医药机构数据 (null when it has no such record)",
+    'clr_type': 'Clearing category 清算类别: `11` outpatient (med_type 11, 14), `21` inpatient, `41` pharmacy',
+    'include_reversals': 'Whether reversal records count 是否包含退费 (default true)',
+    'date_from': 'First day 开始日期 (+08:00)',
+    'date_to': 'Last day 结束日期 (+08:00)',
+    'institution_level': 'Institution level 医疗机构等级 (1–3; null for pharmacies)',
     "account_balance": "Personal account balance 个人账户余额, yuan",
     "accumulation_year": "Accumulation year 累计年度 the settlement counts towards",
     "active": "Whether the institution may settle 是否有效; an inactive one's keys get `403 institution_inactive`",
@@ -205,6 +230,12 @@ PARAMETERS: dict[str, str] = {
 
 #: Where one name means something else in one schema.
 OVERRIDES: dict[tuple[str, str], str] = {
+    ('CapsReport', 'rows'): 'One row per fund and month 封顶统计',
+    ('FundPayments', 'rows'): 'One row per group with a non-zero amount 基金支付统计',
+    ('TotalsRequest', 'rows'): "The institution's totals 医药机构对总账数据, one row per insutype and clr_type",
+    ('TotalsResponse', 'rows'): 'One answer per row, in the same order 对账结果',
+    ('CapsRow', 'month'): 'Month 月份 (YYYY-MM)',
+    ('FundPaymentRow', 'month'): 'Month 月份 (YYYY-MM), when grouped by month',
     # chronic-disease applications and screening (seeds 002, 004; docs/chronic.md)
     ("ApplicationIn", "evidence"): "Evidence 证明材料",
     ("ApplicationIn", "note"): "Free-text note 备注 kept with the application",

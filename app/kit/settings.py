@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     #: Start the LISTEN task that invalidates reference-data caches across processes.
     reference_listener: bool = True
+    #: Reports: how far behind now (and the oldest open transaction) the rollup's fold
+    #: horizon stays, and how often the background fold runs (0: never; reports fold first).
+    report_fold_margin_seconds: float = Field(default=120, ge=0)
+    report_fold_interval_seconds: float = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _production_needs_a_real_database(self) -> "Settings":

@@ -98,6 +98,8 @@ settlement_reversals = Table(
     Column("settlement_id", UUID(as_uuid=True), ForeignKey("settlements.settlement_id"), primary_key=True),
     Column("reversed_at", DateTime(timezone=True), nullable=False),
     Column("reversed_by", UUID(as_uuid=True), nullable=True),
+    # Reversals are found by their time: the report fold, reconciliation (migration 0008).
+    Index("settlement_reversals_reversed_at", "reversed_at"),
 )
 
 

@@ -20,7 +20,8 @@ SCHEMA_TABLES = {
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
     "audit_log", "e_voucher_attempts", "national_encounters", "national_fee_lines", "national_messages",
-    "national_sign_ins", "chronic_applications",
+    "national_sign_ins", "chronic_applications", "reconciliation_runs", "report_daily",
+    "report_monthly", "report_rollup_state", "ops_sessions",
 }  # fmt: skip
 
 

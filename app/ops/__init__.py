@@ -1,0 +1,1 @@
+"""The ops dashboard at /ops: server-rendered Chinese pages with inline SVG charts."""

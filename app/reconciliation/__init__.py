@@ -1,0 +1,1 @@
+"""Reconciliation 对账 with institutions: totals (national 3201) and details (3202)."""

@@ -1,0 +1,1 @@
+"""Fund reports over settlements, read from an incrementally maintained daily rollup."""
