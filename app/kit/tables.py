@@ -198,6 +198,9 @@ settlements = Table(
     Column("referral_id", UUID(as_uuid=True), nullable=True),
     Column("e_voucher_hash", LargeBinary, nullable=True),
     Column("response", JSON, nullable=False),  # json keeps the exact text replayed
+    # The engine's input but the accumulators (app/engine/snapshot.py, JSON bytes): what
+    # a policy simulation replays (migration 0010; NULL for older settlements).
+    Column("engine_input", LargeBinary, nullable=True),
     CheckConstraint("status IN ('settled', 'reversed')", name="status"),
     Index(
         "settlements_live_encounter",
@@ -319,3 +322,7 @@ __all__ = [
     "settlement_reversals", "idempotency_keys", "special_disease_registrations", "cross_region_filings",
     "referrals", "e_vouchers", "audit_log", "SETTLEMENT_MONEY_COLUMNS",
 ]  # fmt: skip
+
+
+# Tables of domains that keep their own tables module, on the same metadata.
+import app.simulations.tables  # noqa: E402,F401  (after metadata exists: it imports it)

@@ -200,12 +200,12 @@ _SETTLEMENT_COLUMNS = (
     "settlement_id, institution_code, person_id, encounter_id, insutype, med_type, encounter_date, "
     "accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region, status, settled_at, "
     + ", ".join(TOTAL_FIELDS)
-    + ", referral_id, e_voucher_hash, response"
+    + ", referral_id, e_voucher_hash, response, engine_input"
 )
 _SETTLEMENT_VALUES = (
     ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
     ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
-    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json"
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :engine_input"
 )
 
 
@@ -302,6 +302,8 @@ class SettlementRow:
     referral_id: uuid.UUID | None
     e_voucher_hash: bytes | None
     response_json: str
+    #: The engine's input but the accumulators (app/engine/snapshot.py), JSON bytes.
+    engine_input: bytes | None = None
 
 
 class StaleState(Exception):
@@ -339,6 +341,7 @@ def write_values(row: SettlementRow, result: Settlement) -> dict[str, Any]:
         referral_id=row.referral_id,
         e_voucher_hash=row.e_voucher_hash,
         response=row.response_json,
+        engine_input=row.engine_input,
         delta_names=list(result.deltas),
         delta_amounts=[str(amount) for amount in result.deltas.values()],
         account_delta=result.deltas.get(ACCOUNT_BALANCE, Decimal("0")),

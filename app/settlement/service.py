@@ -26,6 +26,7 @@ from app.engine.model import (
     SettlementContext,
 )
 from app.engine.settle import resolve_insutype
+from app.engine.snapshot import payload as engine_input_payload
 from app.engine.settle import settle as engine_settle
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import resolve_e_voucher
@@ -188,7 +189,7 @@ class SettlementService:
         institution_code: str,
         *,
         lock: bool,
-    ) -> tuple[Settlement, str, PolicyVersion, bytes | None]:
+    ) -> tuple[Settlement, str, PolicyVersion, bytes | None, bytes]:
         """Resolve who and where, load state, run the engine. Refusals raise."""
         now = self.clock()
         voucher_hash: bytes | None = None
@@ -205,13 +206,14 @@ class SettlementService:
         state = await repo.load_person_state(conn, person_id, day.year, day, request.referral_id)
         if state is None:
             raise PersonNotFound()
-        result, version = await self._evaluate(conn, request, institution_code, state)
-        return result, person_id, version, voucher_hash
+        result, version, engine_input = await self._evaluate(conn, request, institution_code, state)
+        return result, person_id, version, voucher_hash, engine_input
 
     async def _evaluate(
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: repo.PersonState
-    ) -> tuple[Settlement, PolicyVersion]:
-        """Reference data from the cache, then the engine. Refusals raise."""
+    ) -> tuple[Settlement, PolicyVersion, bytes]:
+        """Reference data from the cache, then the engine. Refusals raise. Also the engine's
+        input but the accumulators, as stored with the settlement (app/engine/snapshot.py)."""
         institution = await self.cache.institution(conn, institution_code)
         if institution is None:
             raise InstitutionNotFound()
@@ -241,7 +243,7 @@ class SettlementService:
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
         assert version is not None
-        return result, version
+        return result, version, orjson.dumps(engine_input_payload(encounter, ctx), default=str)
 
     def _row(
         self,
@@ -252,6 +254,7 @@ class SettlementService:
         result: Settlement,
         version: PolicyVersion,
         voucher_hash: bytes | None,
+        engine_input: bytes,
     ) -> repo.SettlementRow:
         settled_at = self.clock()
         body = render(
@@ -280,6 +283,7 @@ class SettlementService:
             referral_id=request.referral_id,
             e_voucher_hash=voucher_hash,
             response_json=dumps(body),
+            engine_input=engine_input,
         )
 
     # ------------------------------------------------------------------ use cases
@@ -287,7 +291,7 @@ class SettlementService:
     async def preview(self, conn: asyncpg.Connection, request: SettlementRequest, caller: Caller) -> Outcome:
         """预结算: the same numbers as settling now would give; nothing is written or consumed."""
         institution_code = self._institution_code(request, caller)
-        result, person_id, _, _ = await self._compute(conn, request, institution_code, lock=False)
+        result, person_id, _, _, _ = await self._compute(conn, request, institution_code, lock=False)
         body = render(
             result,
             settlement_id=None,
@@ -330,10 +334,10 @@ class SettlementService:
             if stored_digest != body_digest:
                 raise IdempotencyKeyReused()
             return Outcome(response, 201, replayed=True)
-        result, version = await self._evaluate(conn, request, institution_code, state)
+        result, version, engine_input = await self._evaluate(conn, request, institution_code, state)
         if not version.in_use:
             return "policy_first_use"  # the locked write marks the policy version in use, checking its revision
-        row = self._row(request, institution_code, person_id, uuid7(), result, version, None)
+        row = self._row(request, institution_code, person_id, uuid7(), result, version, None, engine_input)
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
@@ -373,8 +377,10 @@ class SettlementService:
                 raise IdempotencyKeyReused()
             return Outcome(stored["response"], 201, replayed=True)
 
-        result, person_id, version, voucher_hash = await self._compute(conn, request, institution_code, lock=True)
-        row = self._row(request, institution_code, person_id, settlement_id, result, version, voucher_hash)
+        result, person_id, version, voucher_hash, engine_input = await self._compute(
+            conn, request, institution_code, lock=True
+        )
+        row = self._row(request, institution_code, person_id, settlement_id, result, version, voucher_hash, engine_input)
         try:
             marks = await repo.insert_settlement(conn, row, result)
         except asyncpg.UniqueViolationError as exc:
