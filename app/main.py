@@ -73,6 +73,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.evouchers.router import router as evouchers_router
 
     app.include_router(evouchers_router)
+    from app.simulations.router import router as simulations_router
+
+    app.include_router(simulations_router)
     # ---- end of domain routers ----
 
 
@@ -97,6 +100,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 session.info["medsettle_reference"] = reference
                 await ensure_admin_key(session, settings.bootstrap_admin_key.get_secret_value())
             reference.bump()
+        from app.simulations.service import fail_unfinished
+
+        async with app.state.sessionmaker() as session, session.begin():
+            await fail_unfinished(session)  # their processes died with the previous service
         if settings.reference_listener:
             listener = ReferenceListener(url, reference)
             await listener.start()

@@ -19,7 +19,7 @@ SCHEMA_TABLES = {
     "regions", "institutions", "api_keys", "catalog_items", "policies", "persons", "enrollments", "accumulators",
     "settlements", "settlement_deltas", "settlement_reversals",
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
-    "audit_log",
+    "audit_log", "simulations", "simulation_parts",
 }  # fmt: skip
 
 
