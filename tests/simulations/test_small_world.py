@@ -19,7 +19,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.settlement.world import H3, add_person, encounter
+from tests.settlement.world import H2, H3, add_person, encounter
 from tests.simulations.helpers import fund, policy, simulate
 
 pytestmark = pytest.mark.asyncio
@@ -139,3 +139,52 @@ async def test_csv_result(small_world):
     assert lines[0] == "section,key,fund,baseline,draft,difference,percent"
     assert "funds,,basic,4200.00,4620.00,420.00,10.00" in lines
     assert "top_changes,R1,,3200.00,2920.00,-280.00," in lines
+
+
+async def test_upward_referral_takes_the_origins_replayed_deductible(world, make_client):
+    # R3 stays at the level-2 hospital (deductible 600, ratio 0.80): basic = 2400 × 0.80 = 1920.00,
+    # cash = 600 + 480 = 1080.00. Referred up to level 3 (deductible 1000, ratio 0.70) the deductible
+    # continues (上转起付线连续计算): due 1000 − 600 = 400, basic = 2600 × 0.70 = 1820.00, cash 400 + 780 = 1180.00.
+    # Draft: level-2 deductible 500. Origin: basic 2500 × 0.80 = 2000.00, cash 1000.00; the referred
+    # stay now owes 1000 − 500 = 500: basic 2500 × 0.70 = 1750.00, cash 1250.00.
+    h2, h3 = await make_client("institution", H2), await make_client("institution", H3)
+    await add_person(world, "R3")
+    origin = await h2.post("/v1/settlements", json=encounter("R3", MATERIAL, encounter_id="O1", date="2026-05-01"),
+                           headers={"Idempotency-Key": "o1"})
+    assert origin.status_code == 201, origin.text
+    referral = await h2.post("/v1/referrals", json={
+        "person_id": "R3", "to_institution": H3, "origin_settlement_id": origin.json()["settlement_id"],
+        "valid_from": "2026-05-01", "valid_to": "2026-12-31"})
+    assert referral.status_code == 201 and referral.json()["direction"] == "upward", referral.text
+    stay = await h3.post("/v1/settlements", json=encounter(
+        "R3", MATERIAL, encounter_id="U1", date="2026-05-09", referral_id=referral.json()["referral_id"]),
+        headers={"Idempotency-Key": "u1"})
+    assert stay.status_code == 201 and stay.json()["totals"]["deductible"] == "400.00", stay.text
+    result = await simulate(await make_client("ops"), policy({"basic.rules.1.deductible": "500"}))
+    assert result["baseline_mismatches"] == 0
+    assert (fund(result, "basic")["baseline"], fund(result, "basic")["draft"]) == ("3740.00", "3750.00")
+    assert (fund(result, "cash")["baseline"], fund(result, "cash")["draft"]) == ("2260.00", "2250.00")
+
+
+async def test_account_balance_follows_the_drafts_payments(world, make_client):
+    # Employee E1 (310, not retired), balance 2000.00, two level-3 stays of 3000.00 (rule: 1000, 0.70):
+    # each leaves 1600.00 to the person. Baseline: the account pays 1600.00 then the 400.00 left,
+    # cash 0 + 1200.00. Draft deductible 800: personal 800 + 660 = 1460.00 each; the account pays
+    # 1460.00 then the 540.00 left (not the 400.00 stored), cash 0 + 920.00.
+    from tests.settlement.world import dongguan_employee_policy
+
+    h3 = await make_client("institution", H3)
+    await add_person(world, "E1", insutype="310", balance="2000.00")
+    for n, date in enumerate(("2026-03-01", "2026-04-01")):
+        r = await h3.post("/v1/settlements", json=encounter("E1", MATERIAL, encounter_id=f"A{n}", date=date),
+                          headers={"Idempotency-Key": f"a{n}"})
+        assert r.status_code == 201, r.text
+    draft = dongguan_employee_policy()
+    draft["basic"]["rules"][0]["deductible"] = "800"
+    result = await simulate(await make_client("ops"), draft, insutype="310")
+    assert result["baseline_mismatches"] == 0
+    pa, cash = fund(result, "personal_account"), fund(result, "cash")
+    assert (pa["baseline"], pa["draft"]) == ("2000.00", "2000.00")
+    assert (cash["baseline"], cash["draft"]) == ("1200.00", "920.00")
+    assert result["top_changes"] == [{"person_id": "E1", "baseline": "3200.00", "draft": "2920.00",
+                                      "difference": "-280.00"}]
