@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.engine.classify import classify_line
-from app.engine.money import CENT, round2
+from app.engine.money import round2
 from app.engine.layers import (
     RatioAdjustments,
     basic_layer,
@@ -29,6 +29,7 @@ from app.engine.model import (
     Encounter,
     FundLine,
     Institution,
+    ItemResult,
     SpecialDiseaseRegistration,
     Refusal,
     Settlement,
@@ -140,7 +141,17 @@ def is_filed(ctx: SettlementContext, day) -> bool:
     )
 
 
-def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
+def classify_items(encounter: Encounter, ctx: SettlementContext) -> tuple[ItemResult, ...]:
+    """§3 for every line: depends on the encounter, the catalog and the institution only,
+    never on the policy or the accumulators (a simulation reuses it across its runs)."""
+    inst = ctx.institution
+    return tuple(classify_line(line, ctx.catalog.get(line.code), encounter, inst) for line in encounter.lines)
+
+
+def settle(
+    encounter: Encounter, ctx: SettlementContext, items: tuple[ItemResult, ...] | None = None
+) -> Settlement | Refusal:
+    """`items`: `classify_items(encounter, ctx)` when the caller already has it."""
     insutype = resolve_insutype(encounter, ctx.person)
     if isinstance(insutype, Refusal):
         return insutype
@@ -158,7 +169,8 @@ def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal
     category = person.aid_category
 
     # §3 items
-    items = tuple(classify_line(line, ctx.catalog.get(line.code), encounter, inst) for line in encounter.lines)
+    if items is None:
+        items = classify_items(encounter, ctx)
     total = sum((i.amount for i in items), ZERO)
     self_pay_full = sum((i.self_pay_full for i in items), ZERO)
     over_limit = sum((i.over_limit for i in items), ZERO)
@@ -269,9 +281,9 @@ def check_invariants(result: Settlement) -> None:
     t = result.totals
     totals = [getattr(t, name) for name in TOTAL_FIELDS]
     for amount in totals:
-        # Totals are quantized to the cent: a value that changes under quantize has
-        # more than two decimals, which would mean a rule produced sub-cent money.
-        if amount < 0 or amount != amount.quantize(CENT) or amount.as_tuple().exponent != -2:
+        # Totals are quantized to the cent: exactly two decimal places (exponent -2), so a
+        # rule that produced sub-cent money (or a total left unrounded) fails here.
+        if amount < 0 or amount.as_tuple().exponent != -2:
             raise InvariantBroken(f"total {amount} is negative or not to two decimals")
     for item in result.items:
         parts = (item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope)

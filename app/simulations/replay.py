@@ -38,7 +38,7 @@ from app.engine.model import (
     Refusal,
     Settlement,
 )
-from app.engine.settle import settle
+from app.engine.settle import classify_items, settle
 from app.engine.snapshot import restore
 
 ZERO = Decimal("0")
@@ -181,6 +181,7 @@ class Replayer:
                 continue
             encounter, snap = restore(orjson.loads(row.engine_input))
             decoded[row.settlement_id] = snap
+            items = None  # §3 does not depend on the policy: classified once for both runs
             for which, run in enumerate(runs):
                 policy = self.draft if which == DRAFT and row.draft_applies else self.policies[row.policy_key]
                 year_acc = run.acc.setdefault(row.year, {})
@@ -197,7 +198,9 @@ class Replayer:
                 ) if run.offset else snap.context(policy, Accumulators(year_acc))
                 if referral is not snap.referral:
                     ctx = dataclasses.replace(ctx, referral=referral)
-                result = settle(encounter, ctx)
+                if items is None:
+                    items = classify_items(encounter, ctx)
+                result = settle(encounter, ctx, items)
                 if isinstance(result, Refusal):
                     run.moved[row.settlement_id] = None
                     run.offset += totals[_PA_I]  # stored: paid from the account; this run: nothing
