@@ -76,6 +76,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.simulations.router import router as simulations_router
 
     app.include_router(simulations_router)
+    from app.simulations.pages import router as simulation_pages_router
+
+    app.include_router(simulation_pages_router)
     # ---- end of domain routers ----
 
 
