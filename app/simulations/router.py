@@ -57,6 +57,8 @@ async def create_simulation(
 @router.get(
     "/simulations/{simulation_id}",
     summary="A simulation's status and progress",
+    description="`status` is queued, running, done or failed (`error` then says why); `progress` is "
+    "`replayed` ÷ `total` (settlements), from 0 to 1 with two decimals. Ops and admin.",
     response_model=SimulationStatus,
     responses=problem_responses(*AUTH, NOT_FOUND, 422),
 )
@@ -67,6 +69,10 @@ async def get_simulation(simulation_id: uuid.UUID, principal: OpsPrincipal, sess
 @router.get(
     "/simulations/{simulation_id}/result",
     summary="A simulation's result (JSON, or CSV with Accept: text/csv)",
+    description="When done: totals by fund (baseline, draft, difference, percent), rows by med_type, aid "
+    "category and institution level, personal burden with its deciles, the 100 largest changes in personal "
+    "burden and the persons ending at a cap (api.md). `Accept: text/csv` gives the same figures as one "
+    "table `section,key,fund,baseline,draft,difference,percent`. `409 simulation_not_done` before. Ops and admin.",
     response_model=SimulationResult,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
