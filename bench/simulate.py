@@ -21,7 +21,10 @@ What it does:
    run as the service runs it (``python -m app.cli simulate <id>``: a coordinator and
    2 workers), timed; the resident memory of all its processes is sampled every 0.1 s.
 
-The last line: ``replayed N settlements in T s (R/s), peak RSS M MiB, baseline_mismatches K``.
+The last line: ``replayed N settlements in T s (R/s), peak RSS M MiB, CPU C s (load average
+before: L), baseline_mismatches K`` — C is the user + system time of the simulation's
+processes (coordinator and workers, not PostgreSQL's), which a busy machine does not
+inflate the way it inflates T.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import resource
 import secrets
 import subprocess
 import sys
@@ -234,8 +238,10 @@ async def queue(dsn: str) -> uuid.UUID:
         await conn.close()
 
 
-def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float]:
+def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) of all simulation processes together, their CPU seconds."""
     env = {**os.environ, "MEDSETTLE_DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "simulate", str(sid), "--parts", str(parts)],
                             env=env, cwd=ROOT)  # fmt: skip
@@ -251,7 +257,10 @@ def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"simulation exited with {proc.returncode}")
-    return elapsed, peak / 2**20
+    # The coordinator waited for its workers, so their CPU time is in its children's.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, peak / 2**20, cpu
 
 
 async def outcome(dsn: str, sid: uuid.UUID) -> dict:
@@ -299,7 +308,8 @@ def main() -> int:
         if args.database is None:
             asyncio.run(build(dsn, args))
         sid = asyncio.run(queue(dsn))
-        elapsed, peak = run_simulation(dsn, sid, args.parts)
+        load = os.getloadavg()[0]
+        elapsed, peak, cpu = run_simulation(dsn, sid, args.parts)
         out = asyncio.run(outcome(dsn, sid))
         if out["status"] != "done":
             raise SystemExit(f"simulation {out['status']}: {out['error']}")
@@ -308,7 +318,8 @@ def main() -> int:
         print(f"basic fund: baseline {basic['baseline']}, draft {basic['draft']} ({basic['percent']} %)")
         print(
             f"replayed {out['replayed']} settlements in {elapsed:.1f} s ({out['replayed'] / elapsed:.0f}/s), "
-            f"peak RSS {peak:.0f} MiB, baseline_mismatches {result['baseline_mismatches']}",
+            f"peak RSS {peak:.0f} MiB, CPU {cpu:.1f} s (load average before: {load:.1f}), "
+            f"baseline_mismatches {result['baseline_mismatches']}",
             flush=True,
         )
         return 0

@@ -159,8 +159,29 @@ def _item(c: Mapping[str, Any] | None) -> CatalogItem | None:
     )
 
 
-def restore(plain: Mapping[str, Any]) -> tuple[Encounter, SnapshotContext]:
-    """The parsed stored form back to the engine's objects."""
+def _cached_item(c: Mapping[str, Any] | None, cache: dict[Any, CatalogItem | None]) -> CatalogItem | None:
+    """`_item`, reusing an equal item already built (a replay meets the same few thousand
+    catalog entries a million times). The key holds every field, so equal keys mean equal items."""
+    if c is None:
+        return None
+    r = c["restriction"]
+    key = (
+        c["code"], c["region"], c["name"], c["category"], c["self_pay_ratio"], c["price_cap"],
+        None if r is None else (
+            _otuple(r["med_types"]), _otuple(r["diagnoses"]), _otuple(r["special_diseases"]), r["min_level"]
+        ),
+    )  # fmt: skip
+    item = cache.get(key)
+    if item is None:
+        item = cache[key] = _item(c)
+    return item
+
+
+def restore(
+    plain: Mapping[str, Any], cache: dict[Any, CatalogItem | None] | None = None
+) -> tuple[Encounter, SnapshotContext]:
+    """The parsed stored form back to the engine's objects. `cache`: a dict the caller keeps
+    across calls, to share equal catalog items instead of building each again."""
     if plain.get("v") != VERSION:
         raise ValueError(f"unknown engine input version {plain.get('v')!r}")
     i = plain["i"]
@@ -181,7 +202,9 @@ def restore(plain: Mapping[str, Any]) -> tuple[Encounter, SnapshotContext]:
     ctx = SnapshotContext(
         person=_person(plain["p"]),
         institution=Institution(code=i["code"], kind=i["kind"], level=i["level"], region=i["region"], active=i["active"]),
-        catalog={code: _item(c) for code, c in plain["c"].items()},
+        catalog={code: _item(c) for code, c in plain["c"].items()}
+        if cache is None
+        else {code: _cached_item(c, cache) for code, c in plain["c"].items()},
         registrations=tuple(
             SpecialDiseaseRegistration(r["disease_code"], _date(r["valid_from"]), _date(r["valid_to"]), _otuple(r["sites"]))
             for r in plain["r"]

@@ -137,6 +137,7 @@ class Replayer:
         self.cells: dict[tuple[str, str | None, int | None], list[list[Decimal]]] = {}
         self.burdens: list[tuple[str, Decimal, Decimal]] = []
         self.caps = [[0, 0, 0], [0, 0, 0]]
+        self.catalog_cache: dict[Any, Any] = {}  # equal catalog items built once (snapshot.restore)
 
     # ------------------------------------------------------------------ one person
 
@@ -179,7 +180,7 @@ class Replayer:
                     run.moved[row.settlement_id] = None
                     run.live.add(row.settlement_id)
                 continue
-            encounter, snap = restore(orjson.loads(row.engine_input))
+            encounter, snap = restore(orjson.loads(row.engine_input), self.catalog_cache)
             decoded[row.settlement_id] = snap
             items = None  # §3 does not depend on the policy: classified once for both runs
             for which, run in enumerate(runs):

@@ -108,6 +108,11 @@ def test_round_trip(encounter: Encounter, ctx: SettlementContext) -> None:
     assert back.filings == ctx.filings
     assert back.referral == ctx.referral
     assert back.policy_version is None
+    # with a cache shared across calls (as a replay keeps one): the same objects' values
+    cache: dict = {}
+    for _ in range(2):
+        cached_encounter, cached = restore(orjson.loads(stored), cache)
+        assert cached_encounter == encounter and cached == back
     for line, back_line in zip(encounter.lines, back_encounter.lines):
         _same_decimals(line.qty, back_line.qty)
         _same_decimals(line.unit_price, back_line.unit_price)
