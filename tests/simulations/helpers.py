@@ -11,7 +11,7 @@ from tests.settlement.world import dongguan_resident_policy
 
 
 async def simulate(ops: Any, draft: dict[str, Any], *, region: str = "441900", insutype: str = "390",
-                   date_from: str = "2026-01-01", date_to: str = "2026-12-31", timeout: float = 120) -> dict[str, Any]:
+                   date_from: str = "2026-01-01", date_to: str = "2026-12-31", timeout: float = 600) -> dict[str, Any]:
     """POST /v1/simulations, poll its status until done, return the JSON result."""
     created = await ops.post("/v1/simulations", json={
         "region": region, "insutype": insutype, "date_from": date_from, "date_to": date_to, "draft": draft,

@@ -20,7 +20,7 @@ BODY = {"region": "441900", "insutype": "390", "date_from": "2026-01-01", "date_
 
 
 async def _wait(ops, sid: str) -> dict:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600
     while True:
         body = (await ops.get(f"/v1/simulations/{sid}")).json()
         if body["status"] in ("done", "failed") or time.monotonic() > deadline:
