@@ -230,8 +230,9 @@ async def coordinate(dsn: str, simulation_id: uuid.UUID, parts: int = PARTS) -> 
             ]
             result = merge(shares)
             await control.execute(
+                # Only if still running: a restarted service may have failed it meanwhile.
                 "UPDATE simulations SET status = 'done', result = $2::json, replayed = $3, finished_at = now() "
-                "WHERE simulation_id = $1",
+                "WHERE simulation_id = $1 AND status = 'running'",
                 simulation_id, orjson.dumps(result).decode(), sum(s["replayed"] for s in shares),
             )  # fmt: skip
             return 0
