@@ -105,8 +105,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             reference.bump()
         from app.simulations.service import fail_unfinished
 
-        async with app.state.sessionmaker() as session, session.begin():
-            await fail_unfinished(session)  # their processes died with the previous service
+        try:
+            async with app.state.sessionmaker() as session, session.begin():
+                await fail_unfinished(session)  # their processes died with the previous service
+        except Exception as exc:  # the service starts without its database (/readyz says so)
+            log.warning("simulations_not_checked", error=type(exc).__name__)
         if settings.reference_listener:
             listener = ReferenceListener(url, reference)
             await listener.start()
