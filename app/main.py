@@ -13,17 +13,18 @@ import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.kit import metrics
 from app.kit.auth import ensure_admin_key
 from app.kit.cache import ReferenceGeneration, ReferenceListener
 from app.kit.db import create_engine, create_sessionmaker, redact
-from app.kit.rawdb import HeldConnections
 from app.kit.embedded_pg import start_embedded
 from app.kit.errors import ProblemError, install_error_handlers, problem_responses
 from app.kit.logging import RequestContextMiddleware, configure_logging
-from app.kit.routing import HotRoutes
 from app.kit.migrate import head_revision
+from app.kit.rawdb import HeldConnections
+from app.kit.routing import HotRoutes
 from app.kit.settings import Settings
 
 log = structlog.get_logger("medsettle")
@@ -108,7 +109,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             async with app.state.sessionmaker() as session, session.begin():
                 await fail_unfinished(session)  # their processes died with the previous service
-        except Exception as exc:  # the service starts without its database (/readyz says so)
+        except (OSError, SQLAlchemyError) as exc:  # the service starts without its database (/readyz says so)
             log.warning("simulations_not_checked", error=type(exc).__name__)
         if settings.reference_listener:
             listener = ReferenceListener(url, reference)

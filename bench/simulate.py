@@ -50,9 +50,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.demo.policies import DEMO_POLICIES  # noqa: E402
-from app.demo.world import CATALOG, INSTITUTIONS  # noqa: E402
-from app.engine.model import (  # noqa: E402
+from app.demo.policies import DEMO_POLICIES
+from app.demo.world import CATALOG, INSTITUTIONS
+from app.engine.model import (
     ACCOUNT_BALANCE,
     TOTAL_FIELDS,
     Accumulators,
@@ -67,10 +67,10 @@ from app.engine.model import (  # noqa: E402
     SettlementContext,
     SpecialDiseaseRegistration,
 )
-from app.engine.policy_doc import policy_from_document  # noqa: E402
-from app.engine.settle import settle  # noqa: E402
-from app.engine.snapshot import payload  # noqa: E402
-from app.kit.db import to_libpq_url, with_database  # noqa: E402
+from app.engine.policy_doc import policy_from_document
+from app.engine.settle import settle
+from app.engine.snapshot import payload
+from app.kit.db import to_libpq_url, with_database
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REGION = "441900"

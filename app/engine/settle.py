@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.engine.classify import classify_line
-from app.engine.money import round2
 from app.engine.layers import (
     RatioAdjustments,
     basic_layer,
@@ -16,27 +15,28 @@ from app.engine.layers import (
     secondary_aid_layer,
 )
 from app.engine.model import (
+    COMMUNITY,
     EMPLOYEE,
     HOSPITAL,
-    COMMUNITY,
     INPATIENT,
-    Person,
     OUTPATIENT_MED_TYPES,
     PHARMACY,
     PHARMACY_PURCHASE,
     SPECIAL_OUTPATIENT,
+    TOTAL_FIELDS,
     ZERO,
     Encounter,
     FundLine,
     Institution,
     ItemResult,
-    SpecialDiseaseRegistration,
+    Person,
     Refusal,
     Settlement,
     SettlementContext,
-    TOTAL_FIELDS,
+    SpecialDiseaseRegistration,
     Totals,
 )
+from app.engine.money import round2
 
 # Which encounter types each kind of institution may settle (§1).
 ALLOWED_MED_TYPES = {

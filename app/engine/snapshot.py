@@ -16,9 +16,10 @@ person, institution, catalog, registrations, filings and referral exactly (same
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from app.engine.model import (
     Accumulators,

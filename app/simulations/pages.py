@@ -172,8 +172,12 @@ def fund_bars(funds: list[dict[str, Any]]) -> str:
     width, label_w, row_h = 900, 190, 46
     top = max([_num(f["baseline"]) for f in funds] + [_num(f["draft"]) for f in funds] + [1.0])
     scale = (width - label_w - 170) / top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * len(funds) + 10}" '
-             f'role="img" aria-label="funds, baseline and draft">']  # fmt: skip
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * len(funds) + 10}" '
+            'role="img" aria-label="funds, baseline and draft">'
+        )
+    ]
     for i, f in enumerate(funds):
         y = 5 + i * row_h
         name = html.escape(FUND_NAMES.get(f["fund"], f["fund"]))
@@ -204,9 +208,13 @@ def decile_lines(burden: dict[str, Any]) -> str:
         y = height - pad + 20 - v / top * (height - pad - 20)
         return f"{x:.1f},{y:.1f}"
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="personal burden deciles">',
-             f'<line x1="{pad}" y1="{height - pad + 20}" x2="{width - pad}" y2="{height - pad + 20}" stroke="#98a2b3"/>']  # fmt: skip
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            'aria-label="personal burden deciles">'
+        ),
+        f'<line x1="{pad}" y1="{height - pad + 20}" x2="{width - pad}" y2="{height - pad + 20}" stroke="#98a2b3"/>',
+    ]
     for values, colour in ((base, "#98a2b3"), (draft, "#2e90fa")):
         pts = " ".join(point(i, v) for i, v in enumerate(values))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2.5"/>')

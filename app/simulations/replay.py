@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import orjson
 
@@ -41,7 +42,7 @@ from app.engine.model import (
 from app.engine.settle import classify_items, settle
 from app.engine.snapshot import restore
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 CENT = Decimal("0.01")
 
 #: The funds of the result, in api.md's order, and the total each one reads.

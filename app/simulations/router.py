@@ -12,7 +12,12 @@ from app.kit.db import DbSession
 from app.kit.errors import problem_responses
 from app.reference.schemas import POLICY_EXAMPLE
 from app.simulations import service
-from app.simulations.schemas import SimulationCreated, SimulationIn, SimulationResult, SimulationStatus
+from app.simulations.schemas import (
+    SimulationCreated,
+    SimulationIn,
+    SimulationResult,
+    SimulationStatus,
+)
 
 router = APIRouter(prefix="/v1", tags=["simulations"])
 
@@ -85,7 +90,7 @@ async def get_simulation_result(
     session: DbSession,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    result, meta = await service.result(session, simulation_id)
+    result, _meta = await service.result(session, simulation_id)
     if accept is not None and "text/csv" in accept and "application/json" not in accept:
         return Response(
             service.result_csv(result),

@@ -20,7 +20,7 @@ class SimulationIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
-    def _period(self) -> "SimulationIn":
+    def _period(self) -> SimulationIn:
         if self.date_to < self.date_from:
             raise ValueError("date_to is before date_from")
         return self

@@ -209,11 +209,9 @@ async def coordinate(dsn: str, simulation_id: uuid.UUID, parts: int = PARTS) -> 
                 "INSERT INTO simulation_parts (simulation_id, part) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 [(simulation_id, i) for i in range(parts)],
             )
+            command = [sys.executable, "-m", "app.cli", "simulate", str(simulation_id), "--parts", str(parts)]
             workers = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "app.cli", "simulate", str(simulation_id),
-                    "--part", str(i), "--parts", str(parts), "--snapshot", snapshot,
-                )  # fmt: skip
+                await asyncio.create_subprocess_exec(*command, "--part", str(i), "--snapshot", snapshot)
                 for i in range(parts)
             ]
             codes = [await w.wait() for w in workers]

@@ -15,8 +15,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.settlement.world import H1, H2, H3, H3_BJ, H3_ZS, C1, P1, encounter
-from tests.simulations.helpers import fund, policy, simulate
+from tests.settlement.world import C1, H1, H2, H3, H3_BJ, H3_ZS, P1, encounter
+from tests.simulations.helpers import policy, simulate
 
 pytestmark = pytest.mark.asyncio
 

@@ -31,7 +31,7 @@ dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 12, 31))
 # Any finite decimal, exponents included: the stored text must give back the same digits.
 decimals = st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9, places=None)
 opt = st.none
-tuples = lambda s: st.lists(s, max_size=3).map(tuple)  # noqa: E731
+tuples = lambda s: st.lists(s, max_size=3).map(tuple)
 
 restrictions = st.builds(
     Restriction,
