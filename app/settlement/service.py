@@ -189,7 +189,7 @@ class SettlementService:
         institution_code: str,
         *,
         lock: bool,
-    ) -> tuple[Settlement, str, PolicyVersion, bytes | None, bytes]:
+    ) -> tuple[Settlement, str, PolicyVersion, bytes | None, tuple[Encounter, SettlementContext]]:
         """Resolve who and where, load state, run the engine. Refusals raise."""
         now = self.clock()
         voucher_hash: bytes | None = None
@@ -206,14 +206,14 @@ class SettlementService:
         state = await repo.load_person_state(conn, person_id, day.year, day, request.referral_id)
         if state is None:
             raise PersonNotFound()
-        result, version, engine_input = await self._evaluate(conn, request, institution_code, state)
-        return result, person_id, version, voucher_hash, engine_input
+        result, version, inputs = await self._evaluate(conn, request, institution_code, state)
+        return result, person_id, version, voucher_hash, inputs
 
     async def _evaluate(
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: repo.PersonState
-    ) -> tuple[Settlement, PolicyVersion, bytes]:
+    ) -> tuple[Settlement, PolicyVersion, tuple[Encounter, SettlementContext]]:
         """Reference data from the cache, then the engine. Refusals raise. Also the engine's
-        input but the accumulators, as stored with the settlement (app/engine/snapshot.py)."""
+        input, which `_row` stores with the settlement (app/engine/snapshot.py)."""
         institution = await self.cache.institution(conn, institution_code)
         if institution is None:
             raise InstitutionNotFound()
@@ -243,7 +243,7 @@ class SettlementService:
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
         assert version is not None
-        return result, version, orjson.dumps(engine_input_payload(encounter, ctx), default=str)
+        return result, version, (encounter, ctx)
 
     def _row(
         self,
@@ -254,7 +254,7 @@ class SettlementService:
         result: Settlement,
         version: PolicyVersion,
         voucher_hash: bytes | None,
-        engine_input: bytes,
+        inputs: tuple[Encounter, SettlementContext],
     ) -> repo.SettlementRow:
         settled_at = self.clock()
         body = render(
@@ -283,7 +283,8 @@ class SettlementService:
             referral_id=request.referral_id,
             e_voucher_hash=voucher_hash,
             response_json=dumps(body),
-            engine_input=engine_input,
+            # The engine's input but the accumulators: what a policy simulation replays.
+            engine_input=orjson.dumps(engine_input_payload(*inputs), default=str),
         )
 
     # ------------------------------------------------------------------ use cases
@@ -334,10 +335,10 @@ class SettlementService:
             if stored_digest != body_digest:
                 raise IdempotencyKeyReused()
             return Outcome(response, 201, replayed=True)
-        result, version, engine_input = await self._evaluate(conn, request, institution_code, state)
+        result, version, inputs = await self._evaluate(conn, request, institution_code, state)
         if not version.in_use:
             return "policy_first_use"  # the locked write marks the policy version in use, checking its revision
-        row = self._row(request, institution_code, person_id, uuid7(), result, version, None, engine_input)
+        row = self._row(request, institution_code, person_id, uuid7(), result, version, None, inputs)
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
@@ -377,10 +378,10 @@ class SettlementService:
                 raise IdempotencyKeyReused()
             return Outcome(stored["response"], 201, replayed=True)
 
-        result, person_id, version, voucher_hash, engine_input = await self._compute(
+        result, person_id, version, voucher_hash, inputs = await self._compute(
             conn, request, institution_code, lock=True
         )
-        row = self._row(request, institution_code, person_id, settlement_id, result, version, voucher_hash, engine_input)
+        row = self._row(request, institution_code, person_id, settlement_id, result, version, voucher_hash, inputs)
         try:
             marks = await repo.insert_settlement(conn, row, result)
         except asyncpg.UniqueViolationError as exc:
