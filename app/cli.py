@@ -157,6 +157,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """A policy simulation (started by the service; docs/simulations.md)."""
+    if not settings.database_url:
+        _say("medsettle simulate needs MEDSETTLE_DATABASE_URL (the service passes its own)")
+        return 2
+    from app.kit.db import to_libpq_url
+    from app.simulations.worker import main as simulate
+
+    return simulate(args, to_libpq_url(settings.database_url))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medsettle", description="Medical-insurance settlement service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo world into the database and print its API keys")
     demo.add_argument("--persons", type=int, default=0, help="extra synthetic persons (benchmarks)")
     demo.set_defaults(func=cmd_demo)
+    simulate = sub.add_parser("simulate", help="run a queued policy simulation (the service starts this)")
+    simulate.add_argument("simulation_id")
+    simulate.add_argument("--parts", type=int, default=2, help="worker processes, persons split between them")
+    simulate.add_argument("--part", type=int, default=None, help=argparse.SUPPRESS)
+    simulate.add_argument("--snapshot", default=None, help=argparse.SUPPRESS)
+    simulate.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -16,6 +16,7 @@ import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.evouchers import ratelimit
 from app.kit import metrics
@@ -97,6 +98,13 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
     app.include_router(ops_router)
+
+    from app.simulations.router import router as simulations_router
+
+    app.include_router(simulations_router)
+    from app.simulations.pages import router as simulation_pages_router
+
+    app.include_router(simulation_pages_router)
     # ---- end of domain routers ----
 
 
@@ -124,6 +132,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 session.info["medsettle_reference"] = reference
                 await ensure_admin_key(session, settings.bootstrap_admin_key.get_secret_value())
             reference.bump()
+        from app.simulations.service import fail_unfinished
+
+        try:
+            async with app.state.sessionmaker() as session, session.begin():
+                await fail_unfinished(session)  # their processes died with the previous service
+        except (OSError, SQLAlchemyError) as exc:  # the service starts without its database (/readyz says so)
+            log.warning("simulations_not_checked", error=type(exc).__name__)
         if settings.reference_listener:
             listener = ReferenceListener(url, reference)
             await listener.start()

@@ -15,5 +15,6 @@ from app.persons import tables as persons_tables  # noqa: F401
 from app.reference import tables as reference_tables  # noqa: F401
 from app.registrations import tables as registrations_tables  # noqa: F401
 from app.settlement import tables as settlement_tables  # noqa: F401
+from app.simulations import tables as simulations_tables  # noqa: F401
 
 __all__ = ["metadata"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.engine.classify import classify_line
-from app.engine.money import round2
 from app.engine.layers import (
     RatioAdjustments,
     basic_layer,
@@ -16,26 +15,28 @@ from app.engine.layers import (
     secondary_aid_layer,
 )
 from app.engine.model import (
+    COMMUNITY,
     EMPLOYEE,
     HOSPITAL,
-    COMMUNITY,
     INPATIENT,
-    Person,
     OUTPATIENT_MED_TYPES,
     PHARMACY,
     PHARMACY_PURCHASE,
     SPECIAL_OUTPATIENT,
+    TOTAL_FIELDS,
     ZERO,
     Encounter,
     FundLine,
     Institution,
-    SpecialDiseaseRegistration,
+    ItemResult,
+    Person,
     Refusal,
     Settlement,
     SettlementContext,
-    TOTAL_FIELDS,
+    SpecialDiseaseRegistration,
     Totals,
 )
+from app.engine.money import round2
 
 # Which encounter types each kind of institution may settle (§1).
 ALLOWED_MED_TYPES = {
@@ -151,6 +152,13 @@ def is_filed(ctx: SettlementContext, day) -> bool:
     )
 
 
+def classify_items(encounter: Encounter, ctx: SettlementContext) -> tuple[ItemResult, ...]:
+    """§3 for every line: depends on the encounter, the catalog and the institution only,
+    never on the policy or the accumulators (a simulation reuses it across its runs)."""
+    inst = ctx.institution
+    return tuple(classify_line(line, ctx.catalog.get(line.code), encounter, inst) for line in encounter.lines)
+
+
 def precheck(encounter: Encounter, ctx: SettlementContext) -> str | Refusal:
     """The refusals before any amount is computed (§2, §7, §8), in the order of §7;
     the insutype the encounter settles under when there is none."""
@@ -165,7 +173,10 @@ def precheck(encounter: Encounter, ctx: SettlementContext) -> str | Refusal:
     return insutype
 
 
-def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
+def settle(
+    encounter: Encounter, ctx: SettlementContext, items: tuple[ItemResult, ...] | None = None
+) -> Settlement | Refusal:
+    """`items`: `classify_items(encounter, ctx)` when the caller already has it."""
     insutype = precheck(encounter, ctx)
     if isinstance(insutype, Refusal):
         return insutype
@@ -179,7 +190,8 @@ def settle(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal
     category = person.aid_category
 
     # §3 items
-    items = tuple(classify_line(line, ctx.catalog.get(line.code), encounter, inst) for line in encounter.lines)
+    if items is None:
+        items = classify_items(encounter, ctx)
     total = sum((i.amount for i in items), ZERO)
     self_pay_full = sum((i.self_pay_full for i in items), ZERO)
     over_limit = sum((i.over_limit for i in items), ZERO)
@@ -290,9 +302,9 @@ def check_invariants(result: Settlement) -> None:
     t = result.totals
     totals = [getattr(t, name) for name in TOTAL_FIELDS]
     for amount in totals:
-        # Totals are quantized to the cent: a value that changes under quantize has
-        # more than two decimals, which would mean a rule produced sub-cent money.
-        if amount < 0 or amount != round2(amount) or amount.as_tuple().exponent != -2:
+        # Totals are quantized to the cent: exactly two decimal places (exponent -2), so a
+        # rule that produced sub-cent money (or a total left unrounded) fails here.
+        if amount < 0 or amount.as_tuple().exponent != -2:
             raise InvariantBroken(f"total {amount} is negative or not to two decimals")
     for item in result.items:
         parts = (item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope)

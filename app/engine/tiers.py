@@ -21,6 +21,7 @@ from app.engine.model import (
     BasicRule,
     Encounter,
     Institution,
+    ItemResult,
     Person,
     Policy,
     Refusal,
@@ -100,7 +101,9 @@ def resolve_policy_for_tier(
     )
 
 
-def settle_with_tiers(encounter: Encounter, ctx: SettlementContext) -> Settlement | Refusal:
+def settle_with_tiers(
+    encounter: Encounter, ctx: SettlementContext, items: tuple[ItemResult, ...] | None = None
+) -> Settlement | Refusal:
     """`settle`, after the person's tier has resolved the policy's tiered amounts.
 
     A policy without tiered amounts goes straight to `settle` (the settlement path pays
@@ -110,7 +113,7 @@ def settle_with_tiers(encounter: Encounter, ctx: SettlementContext) -> Settlemen
     """
     policy = ctx.policy
     if policy is None or not policy.tiers:
-        return settle(encounter, ctx)
+        return settle(encounter, ctx, items)
     insutype = precheck(encounter, ctx)
     if isinstance(insutype, Refusal):
         return insutype
@@ -124,4 +127,4 @@ def settle_with_tiers(encounter: Encounter, ctx: SettlementContext) -> Settlemen
     )
     if isinstance(resolved, Refusal):
         return resolved
-    return settle(encounter, dataclasses.replace(ctx, policy=resolved))
+    return settle(encounter, dataclasses.replace(ctx, policy=resolved), items)

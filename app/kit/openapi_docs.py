@@ -46,6 +46,25 @@ def _codes(table: str) -> str:
 
 
 GLOSSARY: dict[str, str] = {
+    # policy simulations 数据测算 (api.md)
+    'baseline': 'Under the policies that settled them 基线 (the baseline replay), yuan',
+    'draft': 'Under the draft policy 测算方案, yuan',
+    'difference': 'Draft − baseline 差额, yuan',
+    'percent': 'Difference ÷ baseline × 100 变化率 (null when the baseline is 0)',
+    'deciles_baseline': 'Personal burden per person, 10th…90th percentiles 个人负担十分位 (baseline)',
+    'deciles_draft': 'Personal burden per person, 10th…90th percentiles 个人负担十分位 (draft)',
+    'simulation_id': 'Simulation id 测算编号',
+    'baseline_mismatches': 'Stored settlements the baseline did not reproduce to the cent 基线不符笔数 (0 expected)',
+    'draft_refusals': 'Replayed settlements the draft refuses 测算拒付笔数',
+    'by_med_type': 'Baseline and draft per medical category and fund 按医疗类别',
+    'by_aid_category': 'Baseline and draft per aid category and fund 按救助类别',
+    'by_institution_level': 'Baseline and draft per institution level and fund 按机构等级',
+    'personal_burden': 'Personal burden 个人负担 (account + cash): totals and deciles',
+    'top_changes': "The 100 largest changes in a person's burden 负担变化最大的人员",
+    'caps_hit': 'Persons ending at a cap 达到封顶人数, baseline and draft',
+    'progress': 'Progress 进度, replayed ÷ total, 0 to 1',
+    'replayed': 'Settlements replayed so far 已回放笔数',
+    'error': 'Why it failed 失败原因, or null',
     # reconciliation 对账 and reports (api.md)
     'medfee_sumamt': 'Total medical fees 医疗费总额 (totals.total), yuan',
     'fund_pay_sumamt': 'Fund payment total 基金支付总额 (every fund layer, not the personal account), yuan',
@@ -221,6 +240,7 @@ GLOSSARY: dict[str, str] = {
 
 #: Path and query parameters, where the route does not describe them.
 PARAMETERS: dict[str, str] = {
+    "accept": "Accept 响应格式: `application/json` (default) or `text/csv`",
     "date_from": "First encounter date 开始日期 (inclusive)",
     "date_to": "Last encounter date 结束日期 (inclusive)",
     "limit": "Page size 每页条数 (≤ 500)",
@@ -230,6 +250,7 @@ PARAMETERS: dict[str, str] = {
 
 #: Where one name means something else in one schema.
 OVERRIDES: dict[tuple[str, str], str] = {
+    ('SimulationIn', 'draft'): 'The draft policy document 测算方案 (policy.md), validated as by PUT /v1/policies',
     ('CapsReport', 'rows'): 'One row per fund and month 封顶统计',
     ('FundPayments', 'rows'): 'One row per group with a non-zero amount 基金支付统计',
     ('TotalsRequest', 'rows'): "The institution's totals 医药机构对总账数据, one row per insutype and clr_type",

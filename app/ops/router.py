@@ -9,6 +9,8 @@ revoked. Pages are server-rendered HTML with inline SVG charts: no script, no CD
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 import hashlib
 import secrets
@@ -16,6 +18,7 @@ from decimal import Decimal
 from html import escape
 from urllib.parse import parse_qs
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -65,7 +68,14 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def _login_form(error: str | None = None, status: int = 200) -> HTMLResponse:
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a page of the dashboard only (never off-site)."""
+    if value and value.startswith("/ops") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/ops"
+
+
+def _login_form(error: str | None = None, status: int = 200, next_path: str = "/ops") -> HTMLResponse:
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     return _page(
         "登录 · 医保结算运营看板",
@@ -73,14 +83,22 @@ def _login_form(error: str | None = None, status: int = 200) -> HTMLResponse:
         f'{message}<form method="post" action="/ops/login">'
         '<label for="key">运营密钥 (ops / admin API key)</label>'
         '<input id="key" name="key" type="password" autocomplete="off" required>'
+        f'<input type="hidden" name="next" value="{escape(safe_next(next_path))}">'
         '<button type="submit" id="signin">登录</button></form></div>',
         status,
     )
 
 
+async def signed_in(request: Request, session: AsyncSession) -> Any:
+    """The dashboard session of this browser (its key still active), or None. Every page
+    under /ops (the dashboard, a simulation's chart page) signs in through it."""
+    token = request.cookies.get(COOKIE)
+    return await repository.find_session(session, _digest(token)) if token else None
+
+
 @router.get("/login")
-async def login_form() -> HTMLResponse:
-    return _login_form()
+async def login_form(next: str | None = None) -> HTMLResponse:
+    return _login_form(next_path=safe_next(next))
 
 
 @router.post("/login")
@@ -90,7 +108,9 @@ async def login(request: Request, session: DbSession) -> Response:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return _login_form("请求过大。", 413)
-    key = (parse_qs(body.decode("utf-8", "replace")).get("key") or [""])[0].strip()
+    form = parse_qs(body.decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    next_path = safe_next((form.get("next") or [""])[0])
     if not key:
         return _login_form("请输入密钥。", 422)
     try:
@@ -102,7 +122,7 @@ async def login(request: Request, session: DbSession) -> Response:
     token = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)
     await repository.create_session(session, _digest(token), principal.key_id, principal.role, expires)
-    response = RedirectResponse("/ops", status_code=303)
+    response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE, token, max_age=SESSION_HOURS * 3600, path="/ops", httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
@@ -126,8 +146,7 @@ def _money(value: Decimal) -> str:
 
 @router.get("")
 async def dashboard(request: Request, session: DbSession) -> Response:
-    token = request.cookies.get(COOKIE)
-    found = await repository.find_session(session, _digest(token)) if token else None
+    found = await signed_in(request, session)
     if found is None:
         return RedirectResponse("/ops/login", status_code=303)
     board = await service.dashboard(session, today(request.app.state), request.app.state.report_fold_margin)

@@ -161,12 +161,12 @@ _SETTLEMENT_COLUMNS = (
     "settlement_id, institution_code, person_id, encounter_id, insutype, med_type, encounter_date, "
     "accumulation_year, policy_region, policy_insutype, policy_effective_from, cross_region, status, settled_at, "
     + ", ".join(TOTAL_FIELDS)
-    + ", referral_id, e_voucher_hash, response, diagnoses"
+    + ", referral_id, e_voucher_hash, response, diagnoses, engine_input"
 )
 _SETTLEMENT_VALUES = (
     ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
     ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
-    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :diagnoses::text[]"
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :diagnoses::text[], :engine_input"
 )
 
 
@@ -284,6 +284,8 @@ class SettlementRow:
     e_voucher_hash: bytes | None
     response_json: str
     diagnoses: list[str]  # the encounter's ICD-10 codes as sent (active screening reads them)
+    #: The engine's input but the accumulators (app/engine/snapshot.py), JSON bytes.
+    engine_input: bytes | None = None
 
 
 class StaleState(Exception):
@@ -324,6 +326,7 @@ def write_values(row: SettlementRow, result: Settlement) -> dict[str, Any]:
         e_voucher_hash=row.e_voucher_hash,
         response=row.response_json,
         diagnoses=row.diagnoses,
+        engine_input=row.engine_input,
         delta_names=list(result.deltas),
         delta_amounts=[str(amount) for amount in result.deltas.values()],
         account_delta=result.deltas.get(ACCOUNT_BALANCE, Decimal("0")),

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import asyncpg
+import orjson
 
 from app.engine.model import Encounter, FeeLine, Refusal, Settlement, SettlementContext
 from app.engine.settle import resolve_insutype
+from app.engine.snapshot import payload as engine_input_payload
 from app.engine.tiers import settle_with_tiers
 from app.evouchers.exceptions import EVoucherUsed
 from app.evouchers.service import check_voucher, code_digest, resolve_e_voucher, voucher_attempt
@@ -138,8 +140,9 @@ class SettlementService:
 
     async def _evaluate(
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, state: PersonState
-    ) -> tuple[Settlement, PolicyVersion]:
-        """Reference data in one call, then the engine. Refusals raise."""
+    ) -> tuple[Settlement, PolicyVersion, tuple[Encounter, SettlementContext]]:
+        """Reference data in one call, then the engine. Refusals raise. Also the engine's
+        input, which `_row` stores with the settlement (app/engine/snapshot.py)."""
         check_encounter_dates(request, self.clock())
         encounter = to_encounter(request)
         # The engine refuses an encounter without a valid insutype itself (not_insured,
@@ -169,7 +172,7 @@ class SettlementService:
         if isinstance(result, Refusal):
             raise SettlementRefused(result.code, result.detail)
         assert reference.policy is not None
-        return result, reference.policy
+        return result, reference.policy, (encounter, ctx)
 
     async def _locked_state(
         self, conn: asyncpg.Connection, request: SettlementRequest, institution_code: str, *, lock: bool
@@ -200,6 +203,7 @@ class SettlementService:
         result: Settlement,
         version: PolicyVersion,
         voucher_hash: bytes | None,
+        inputs: tuple[Encounter, SettlementContext],
     ) -> repo.SettlementRow:
         settled_at = self.clock()
         policy = version.policy
@@ -228,6 +232,8 @@ class SettlementService:
                 settled_at=settled_at,
             ),
             diagnoses=list(request.diagnoses),
+            # The engine's input but the accumulators: what a policy simulation replays.
+            engine_input=orjson.dumps(engine_input_payload(*inputs), default=str),
         )
 
     # ------------------------------------------------------------------ use cases
@@ -236,7 +242,7 @@ class SettlementService:
         """预结算: the same numbers as settling now would give; nothing is written or consumed."""
         institution_code = self.institution_code(request, caller)
         state, _ = await self._locked_state(conn, request, institution_code, lock=False)
-        result, _ = await self._evaluate(conn, request, institution_code, state)
+        result, _, _ = await self._evaluate(conn, request, institution_code, state)
         return Previewed(result, institution_code, state.person.person_id, request.encounter_id, request.encounter_date)
 
     async def settle_optimistic(
@@ -280,8 +286,10 @@ class SettlementService:
             if stored_digest != body_digest:
                 raise IdempotencyKeyReused()
             return Settled(StoredSettlement(settlement_id, response), replayed=True)
-        result, version = await self._evaluate(conn, request, institution_code, read.state)
-        row = self._row(request, institution_code, read.state.person.person_id, uuid7(), result, version, voucher_hash)
+        result, version, inputs = await self._evaluate(conn, request, institution_code, read.state)
+        row = self._row(
+            request, institution_code, read.state.person.person_id, uuid7(), result, version, voucher_hash, inputs
+        )
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
@@ -322,8 +330,10 @@ class SettlementService:
             return Settled(StoredSettlement(stored["settlement_id"], stored["response"]), replayed=True)
 
         state, voucher_hash = await self._locked_state(conn, request, institution_code, lock=True)
-        result, version = await self._evaluate(conn, request, institution_code, state)
-        row = self._row(request, institution_code, state.person.person_id, settlement_id, result, version, voucher_hash)
+        result, version, inputs = await self._evaluate(conn, request, institution_code, state)
+        row = self._row(
+            request, institution_code, state.person.person_id, settlement_id, result, version, voucher_hash, inputs
+        )
         try:
             marks = await repo.insert_settlement(conn, row, result)
         except asyncpg.UniqueViolationError as exc:

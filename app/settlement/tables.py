@@ -57,6 +57,9 @@ settlements = Table(
     Column("response", JSON, nullable=False),  # json keeps the exact text replayed
     # The encounter's ICD-10 codes as sent: read by active screening (migration 0007).
     Column("diagnoses", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # The engine's input but the accumulators (app/engine/snapshot.py, JSON bytes): what
+    # a policy simulation replays (migration 0009; NULL for older settlements).
+    Column("engine_input", LargeBinary, nullable=True),
     CheckConstraint("status IN ('settled', 'reversed')", name="status"),
     Index(
         "settlements_live_encounter",

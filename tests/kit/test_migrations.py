@@ -21,7 +21,7 @@ SCHEMA_TABLES = {
     "idempotency_keys", "special_disease_registrations", "cross_region_filings", "referrals", "e_vouchers",
     "audit_log", "e_voucher_attempts", "national_encounters", "national_fee_lines", "national_messages",
     "national_sign_ins", "chronic_applications", "reconciliation_runs", "report_daily",
-    "report_monthly", "report_rollup_state", "ops_sessions",
+    "report_monthly", "report_rollup_state", "ops_sessions", "simulations", "simulation_parts",
 }  # fmt: skip
 
 
