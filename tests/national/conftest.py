@@ -45,10 +45,11 @@ def clock(app) -> Iterator[FakeClock]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_limiter() -> Iterator[None]:
-    ratelimit.reset()
+async def fresh_limiter(app) -> AsyncIterator[None]:
+    """No e-voucher failures counted before or after (the limiter lives in PostgreSQL)."""
+    await ratelimit.reset()
     yield
-    ratelimit.reset()
+    await ratelimit.reset()
 
 
 @pytest.fixture
