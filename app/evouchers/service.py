@@ -93,6 +93,38 @@ async def voucher_attempt(
             )
 
 
+def admission_arguments(now: dt.datetime) -> tuple[dt.datetime, int, int, int]:
+    """What ``e_voucher_admit`` takes besides the institution, when a settlement's own read
+    takes the admission (app.settlement.repository.READ_BY_E_VOUCHER_SQL)."""
+    limiter = ratelimit.LIMITER
+    return now, limiter.limit, limiter.window_seconds, ratelimit.STALE_SECONDS
+
+
+def admitted(institution_code: str, attempt_id: int | None, retry_after: int | None) -> ratelimit.Admission:
+    """The attempt a settlement's read reserved, or `429 too_many_attempts` (as
+    `voucher_attempt` refuses one)."""
+    if attempt_id is None:
+        FAILURES.labels("rate_limited").inc()
+        log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=retry_after)
+        raise TooManyAttempts(int(retry_after or 1))
+    return ratelimit.Admission(institution_code, attempt_id)
+
+
+async def end_attempt(admission: ratelimit.Admission, now: dt.datetime, refused: EVoucherRefused | None) -> None:
+    """End an attempt `admitted` returned: a refusal of the code counts as one failure."""
+    limiter = ratelimit.LIMITER
+    if refused is not None:
+        FAILURES.labels(refused.reason).inc()
+        log.info("e_voucher_refused", institution_code=admission.institution_code, reason=refused.reason)
+    if await limiter.release(admission, now, failed=refused is not None):
+        log.warning(
+            "e_voucher_failure_limit_reached",
+            institution_code=admission.institution_code,
+            limit=limiter.limit,
+            window_seconds=limiter.window_seconds,
+        )
+
+
 def code_digest(code: str) -> bytes:
     """The stored form of a code; a malformed one is `e_voucher_invalid` at once."""
     if not well_formed(code):

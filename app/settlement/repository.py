@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engine.model import ACCOUNT_BALANCE, TOTAL_FIELDS, Settlement
 from app.persons.state import (
-    BY_E_VOUCHER,
     BY_PERSON,
     E_VOUCHER_COLUMNS,
+    by_e_voucher_with,
     lock_person_sql,
     PersonState,
     next_state_version,
@@ -47,7 +47,13 @@ _STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, s.response::text
 #: The optimistic read: the person's settlement state (owned by persons, see
 #: `app.persons.state`) and the stored key, by person id or by e-voucher digest.
 READ_BY_PERSON_SQL = select_person_state(BY_PERSON, _STORED_COLUMN)
-READ_BY_E_VOUCHER_SQL = select_person_state(BY_E_VOUCHER, f"{E_VOUCHER_COLUMNS},\n  {_STORED_COLUMN}")
+#: By code, the e-voucher failure limiter's admission (app.evouchers.ratelimit) is taken in
+#: the same statement: the read is autocommitted, so the reserved attempt is committed at
+#: once (as the limiter's own connection would), and only for a code that exists.
+READ_BY_E_VOUCHER_SQL = select_person_state(
+    by_e_voucher_with("e_voucher_admit($7, $8, $9, $10, $11) AS adm"),
+    f"{E_VOUCHER_COLUMNS},\n  adm.attempt_id, adm.retry_after,\n  {_STORED_COLUMN}",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,9 @@ class OptimisticRead:
     #: The e-voucher's expiry and whether it was used, when the read was by code.
     voucher_expires_at: dt.datetime | None = None
     voucher_used: bool = False
+    #: By code: the limiter's reserved attempt, or None and the seconds to wait.
+    attempt_id: int | None = None
+    retry_after: int | None = None
 
 
 async def read_for_settlement(
@@ -70,6 +79,7 @@ async def read_for_settlement(
     referral_id: uuid.UUID | None,
     institution_code: str,
     idempotency_key: str,
+    admission: tuple[dt.datetime, int, int, int] | None = None,
 ) -> OptimisticRead | None:
     """One round trip, no lock: the person (by id, or by the e-voucher code's digest),
     their state for the engine, and what is stored under the Idempotency-Key. None:
@@ -79,8 +89,10 @@ async def read_for_settlement(
             READ_BY_PERSON_SQL, person_id, year, day, referral_id, institution_code, idempotency_key
         )
     else:
+        assert admission is not None  # (now, limit, window seconds, stale seconds)
         row = await conn.fetchrow(
-            READ_BY_E_VOUCHER_SQL, voucher_hash, year, day, referral_id, institution_code, idempotency_key
+            READ_BY_E_VOUCHER_SQL, voucher_hash, year, day, referral_id, institution_code, idempotency_key,
+            institution_code, *admission,
         )
     if row is None:
         return None
@@ -90,7 +102,10 @@ async def read_for_settlement(
         stored = (bytes(fingerprint), settlement_id, response)
     if voucher_hash is None:
         return OptimisticRead(person_state_from_row(row), stored)
-    return OptimisticRead(person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"])
+    return OptimisticRead(
+        person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"],
+        row["attempt_id"], row["retry_after"],
+    )
 
 
 # --------------------------------------------------------------------------- idempotency
@@ -251,6 +266,9 @@ WITH guard AS (
 ), spent AS (
   SELECT medsettle_abort('e_voucher_taken') FROM claim
   WHERE :e_voucher_hash::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ev)
+), att AS (
+  -- The code's attempt, reserved by the read, ends as a success with the settlement.
+  DELETE FROM e_voucher_attempts WHERE attempt_id = :attempt_id::bigint AND EXISTS (SELECT 1 FROM claim)
 ), pol AS (
   -- The first settlement under a policy version (as this process knows it) marks it in
   -- use, if it is still the revision the engine ran with; a replaced one undoes it all.
@@ -348,11 +366,14 @@ async def insert_settlement_optimistic(
     idempotency_key: str,
     fingerprint: bytes,
     state_version: int,
+    attempt_id: int | None = None,
 ) -> None:
     """The optimistic write, outside any transaction: all of it or nothing. Raises
     `StaleState` when nothing was written because the read is no longer current."""
     values = write_values(row, result)
-    values.update(idempotency_key=idempotency_key, fingerprint=fingerprint, state_version=state_version)
+    values.update(
+        idempotency_key=idempotency_key, fingerprint=fingerprint, state_version=state_version, attempt_id=attempt_id
+    )
     try:
         marks = await conn.fetchrow(OPTIMISTIC_WRITE_SQL, *[values[name] for name in OPTIMISTIC_WRITE_PARAMS])
     except asyncpg.PostgresError as exc:

@@ -24,8 +24,9 @@ from app.engine.model import Encounter, FeeLine, Refusal, Settlement, Settlement
 from app.engine.settle import resolve_insutype
 from app.engine.snapshot import payload as engine_input_payload
 from app.engine.tiers import settle_with_tiers
-from app.evouchers.exceptions import EVoucherUsed
-from app.evouchers.service import check_voucher, code_digest, resolve_e_voucher, voucher_attempt
+from app.evouchers.codes import hash_code, well_formed
+from app.evouchers.exceptions import EVoucherRefused, EVoucherUsed
+from app.evouchers.service import admission_arguments, admitted, check_voucher, end_attempt, resolve_e_voucher
 from app.kit.db import after_commit
 from app.kit.ids import uuid7
 from app.persons.state import PersonState, load_person_state
@@ -260,7 +261,6 @@ class SettlementService:
         had never run. Only a decline for a state that changed (the person's, or the policy
         version's) makes the locked path run the engine again — on the new state."""
         day = request.encounter_date
-        voucher_hash: bytes | None = None
         if request.e_voucher_code is None:
             read = await repo.read_for_settlement(
                 conn, person_id=request.person_id, voucher_hash=None, year=day.year, day=day,
@@ -268,19 +268,52 @@ class SettlementService:
             )
             if read is None:
                 return Decline("person_unknown")  # the locked path answers person_not_found
-        else:
-            now = self.clock()
-            async with voucher_attempt(institution_code, now):
-                voucher_hash = code_digest(request.e_voucher_code)
-                read = await repo.read_for_settlement(
-                    conn, person_id=None, voucher_hash=voucher_hash, year=day.year, day=day,
-                    referral_id=request.referral_id, institution_code=institution_code,
-                    idempotency_key=idempotency_key,
-                )
-                if read is not None and read.stored is None:
+            return await self._settle_read(conn, request, institution_code, idempotency_key, body_digest, read)
+        if not well_formed(request.e_voucher_code):
+            return Decline("e_voucher_unknown")  # the locked path refuses it, counting the failure
+        # The limiter's admission is taken by the read itself (one round trip, committed at
+        # once) and its release is a part of the write: a code costs no statement more than
+        # a person id (docs/evouchers.md). Only an unknown code reads nothing and declines.
+        now = self.clock()
+        voucher_hash = hash_code(request.e_voucher_code)
+        read = await repo.read_for_settlement(
+            conn, person_id=None, voucher_hash=voucher_hash, year=day.year, day=day,
+            referral_id=request.referral_id, institution_code=institution_code, idempotency_key=idempotency_key,
+            admission=admission_arguments(now),
+        )
+        if read is None:
+            return Decline("e_voucher_unknown")  # the locked path answers e_voucher_invalid
+        admission = admitted(institution_code, read.attempt_id, read.retry_after)
+        outcome: Settled | Decline | None = None
+        try:
+            if read.stored is None:
+                try:
                     check_voucher(found=True, used=read.voucher_used, expires_at=read.voucher_expires_at, now=now)
-            if read is None:
-                return Decline("e_voucher_unknown")  # the locked path answers e_voucher_invalid
+                except EVoucherRefused as exc:
+                    await end_attempt(admission, now, exc)
+                    raise
+            outcome = await self._settle_read(
+                conn, request, institution_code, idempotency_key, body_digest, read, voucher_hash, admission.attempt_id
+            )
+        finally:
+            if isinstance(outcome, Settled) and not outcome.replayed:
+                admission.released = True  # the write ended it, with the settlement
+            elif not admission.released:
+                await end_attempt(admission, now, None)
+        return outcome
+
+    async def _settle_read(
+        self,
+        conn: asyncpg.Connection,
+        request: SettlementRequest,
+        institution_code: str,
+        idempotency_key: str,
+        body_digest: bytes,
+        read: repo.OptimisticRead,
+        voucher_hash: bytes | None = None,
+        attempt_id: int | None = None,
+    ) -> Settled | Decline:
+        """The optimistic try from its read on: replay, or compute and write."""
         if read.stored is not None:
             stored_digest, settlement_id, response = read.stored
             if stored_digest != body_digest:
@@ -293,7 +326,7 @@ class SettlementService:
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
-                state_version=read.state.version,
+                state_version=read.state.version, attempt_id=attempt_id,
             )
         except repo.StaleState as exc:
             return Decline(exc.reason)

@@ -42,6 +42,9 @@ async def test_a_code_settles_on_the_optimistic_path(wallet, pharmacy, world):
     assert r.json()["totals"]["basic_fund"] == "50.00"
     voucher = await world.fetchrow("SELECT consumed_by FROM e_vouchers WHERE person_id = 'R1'")
     assert str(voucher["consumed_by"]) == r.json()["settlement_id"]
+    # The limiter's attempt was reserved by the read and ended by the write: none is left
+    # in flight, and no failure was counted.
+    assert await world.count("e_voucher_attempts") == 0
 
 
 async def test_a_code_consumed_after_the_read_is_refused_and_nothing_is_written(wallet, pharmacy, world, monkeypatch):
