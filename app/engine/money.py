@@ -50,13 +50,13 @@ def yuan(amount: Decimal) -> str:
 def money_text(amount: Decimal) -> str:
     """The one text form of money: two decimals, no exponent ("1234.50").
 
-    Amounts leaving the engine are already whole cents (exponent -2), and for those
-    ``str`` is that text at a third of ``format``'s cost; anything else is rounded by
-    `round2` first, so there is no second rounding rule."""
-    if amount.as_tuple().exponent == -2:
-        text = str(amount)
-        if "E" not in text:
-            return text
+    Amounts leaving the engine are already whole cents, and for those ``str`` is that
+    text (a third of ``format``'s cost; checked on the text itself, which is cheaper than
+    ``as_tuple``); anything else is rounded by `round2` first, so there is no second
+    rounding rule."""
+    text = str(amount)
+    if len(text) > 3 and text[-3] == "." and "E" not in text:
+        return text
     return format(round2(amount), "f")
 
 
