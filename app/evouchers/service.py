@@ -94,20 +94,23 @@ async def voucher_attempt(
 
 
 def admission_arguments(now: dt.datetime) -> tuple[dt.datetime, int, int, int]:
-    """What ``e_voucher_admit`` takes besides the institution, when a settlement's own read
-    takes the admission (app.settlement.repository.READ_BY_E_VOUCHER_SQL)."""
+    """What ``e_voucher_gate`` takes besides the institution and the code's state, when a
+    settlement's own read decides the admission (app.settlement.repository.READ_BY_E_VOUCHER_SQL)."""
     limiter = ratelimit.LIMITER
     return now, limiter.limit, limiter.window_seconds, ratelimit.STALE_SECONDS
 
 
-def admitted(institution_code: str, attempt_id: int | None, retry_after: int | None) -> ratelimit.Admission:
-    """The attempt a settlement's read reserved, or `429 too_many_attempts` (as
-    `voucher_attempt` refuses one)."""
-    if attempt_id is None:
+def admitted(
+    institution_code: str, admitted: bool, attempt_id: int | None, retry_after: int | None
+) -> ratelimit.Admission | None:
+    """What a settlement's read decided (``e_voucher_gate``): the attempt it reserved (for a
+    consumed or expired code), None when admitted without a reservation (a usable code),
+    or `429 too_many_attempts` (as `voucher_attempt` refuses one)."""
+    if not admitted:
         FAILURES.labels("rate_limited").inc()
         log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=retry_after)
         raise TooManyAttempts(int(retry_after or 1))
-    return ratelimit.Admission(institution_code, attempt_id)
+    return None if attempt_id is None else ratelimit.Admission(institution_code, attempt_id)
 
 
 async def end_attempt(admission: ratelimit.Admission, now: dt.datetime, refused: EVoucherRefused | None) -> None:

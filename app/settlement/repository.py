@@ -47,12 +47,18 @@ _STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, s.response::text
 #: The optimistic read: the person's settlement state (owned by persons, see
 #: `app.persons.state`) and the stored key, by person id or by e-voucher digest.
 READ_BY_PERSON_SQL = select_person_state(BY_PERSON, _STORED_COLUMN)
-#: By code, the e-voucher failure limiter's admission (app.evouchers.ratelimit) is taken in
-#: the same statement: the read is autocommitted, so the reserved attempt is committed at
-#: once (as the limiter's own connection would), and only for a code that exists.
+#: By code, the e-voucher failure limiter's admission (app.evouchers.ratelimit) is decided in
+#: the same statement (``e_voucher_gate``, migration 0011), only for a code that exists: a
+#: usable code is only checked against the lock-out, nothing written; a consumed or expired
+#: one (a failure, unless the request replays the settlement that consumed it) reserves its
+#: attempt, committed at once since the read is autocommitted (as the limiter's own
+#: connection would commit it).
 READ_BY_E_VOUCHER_SQL = select_person_state(
-    by_e_voucher_with("e_voucher_admit($7, $8, $9, $10, $11) AS adm"),
-    f"{E_VOUCHER_COLUMNS},\n  adm.attempt_id, adm.retry_after,\n  {_STORED_COLUMN}",
+    by_e_voucher_with(
+        "e_voucher_gate($7, $8, $9, $10, $11, (v.consumed_by IS NOT NULL OR v.expires_at <= $8) AND NOT EXISTS "
+        "(SELECT 1 FROM idempotency_keys k WHERE k.institution_code = $5 AND k.key = $6)) AS adm"
+    ),
+    f"{E_VOUCHER_COLUMNS},\n  adm.admitted, adm.attempt_id, adm.retry_after,\n  {_STORED_COLUMN}",
 )
 
 
@@ -64,7 +70,9 @@ class OptimisticRead:
     #: The e-voucher's expiry and whether it was used, when the read was by code.
     voucher_expires_at: dt.datetime | None = None
     voucher_used: bool = False
-    #: By code: the limiter's reserved attempt, or None and the seconds to wait.
+    #: By code: whether the limiter admitted the attempt, the attempt it reserved (only
+    #: for a consumed or expired code), or else the seconds to wait.
+    admitted: bool = True
     attempt_id: int | None = None
     retry_after: int | None = None
 
@@ -104,7 +112,7 @@ async def read_for_settlement(
         return OptimisticRead(person_state_from_row(row), stored)
     return OptimisticRead(
         person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"],
-        row["attempt_id"], row["retry_after"],
+        row["admitted"], row["attempt_id"], row["retry_after"],
     )
 
 
@@ -266,9 +274,6 @@ WITH guard AS (
 ), spent AS (
   SELECT medsettle_abort('e_voucher_taken') FROM claim
   WHERE :e_voucher_hash::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ev)
-), att AS (
-  -- The code's attempt, reserved by the read, ends as a success with the settlement.
-  DELETE FROM e_voucher_attempts WHERE attempt_id = :attempt_id::bigint AND EXISTS (SELECT 1 FROM claim)
 ), pol AS (
   -- The first settlement under a policy version (as this process knows it) marks it in
   -- use, if it is still the revision the engine ran with; a replaced one undoes it all.
@@ -366,13 +371,12 @@ async def insert_settlement_optimistic(
     idempotency_key: str,
     fingerprint: bytes,
     state_version: int,
-    attempt_id: int | None = None,
 ) -> None:
     """The optimistic write, outside any transaction: all of it or nothing. Raises
     `StaleState` when nothing was written because the read is no longer current."""
     values = write_values(row, result)
     values.update(
-        idempotency_key=idempotency_key, fingerprint=fingerprint, state_version=state_version, attempt_id=attempt_id
+        idempotency_key=idempotency_key, fingerprint=fingerprint, state_version=state_version
     )
     try:
         marks = await conn.fetchrow(OPTIMISTIC_WRITE_SQL, *[values[name] for name in OPTIMISTIC_WRITE_PARAMS])

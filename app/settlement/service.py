@@ -271,9 +271,10 @@ class SettlementService:
             return await self._settle_read(conn, request, institution_code, idempotency_key, body_digest, read)
         if not well_formed(request.e_voucher_code):
             return Decline("e_voucher_unknown")  # the locked path refuses it, counting the failure
-        # The limiter's admission is taken by the read itself (one round trip, committed at
-        # once) and its release is a part of the write: a code costs no statement more than
-        # a person id (docs/evouchers.md). Only an unknown code reads nothing and declines.
+        # The limiter's admission is decided by the read itself (one round trip): a usable
+        # code is only checked against the lock-out, nothing is written for it; a consumed
+        # or expired one has its failure's place reserved there (docs/evouchers.md). A code
+        # costs no statement more than a person id. Only an unknown code reads nothing.
         now = self.clock()
         voucher_hash = hash_code(request.e_voucher_code)
         read = await repo.read_for_settlement(
@@ -283,24 +284,24 @@ class SettlementService:
         )
         if read is None:
             return Decline("e_voucher_unknown")  # the locked path answers e_voucher_invalid
-        admission = admitted(institution_code, read.attempt_id, read.retry_after)
-        outcome: Settled | Decline | None = None
+        if read.stored is not None:
+            # The retry of the settlement that consumed the code: no lookup, not an attempt.
+            return await self._settle_read(conn, request, institution_code, idempotency_key, body_digest, read)
+        admission = admitted(institution_code, read.admitted, read.attempt_id, read.retry_after)
         try:
-            if read.stored is None:
-                try:
-                    check_voucher(found=True, used=read.voucher_used, expires_at=read.voucher_expires_at, now=now)
-                except EVoucherRefused as exc:
-                    await end_attempt(admission, now, exc)
-                    raise
-            outcome = await self._settle_read(
-                conn, request, institution_code, idempotency_key, body_digest, read, voucher_hash, admission.attempt_id
+            check_voucher(found=True, used=read.voucher_used, expires_at=read.voucher_expires_at, now=now)
+        except EVoucherRefused as exc:
+            if admission is None:  # not reserved by the read: the locked path refuses and counts it
+                return Decline("e_voucher_taken")
+            await end_attempt(admission, now, exc)
+            raise
+        try:
+            return await self._settle_read(
+                conn, request, institution_code, idempotency_key, body_digest, read, voucher_hash
             )
         finally:
-            if isinstance(outcome, Settled) and not outcome.replayed:
-                admission.released = True  # the write ended it, with the settlement
-            elif not admission.released:
+            if admission is not None and not admission.released:
                 await end_attempt(admission, now, None)
-        return outcome
 
     async def _settle_read(
         self,
@@ -311,7 +312,6 @@ class SettlementService:
         body_digest: bytes,
         read: repo.OptimisticRead,
         voucher_hash: bytes | None = None,
-        attempt_id: int | None = None,
     ) -> Settled | Decline:
         """The optimistic try from its read on: replay, or compute and write."""
         if read.stored is not None:
@@ -326,7 +326,7 @@ class SettlementService:
         try:
             await repo.insert_settlement_optimistic(
                 conn, row, result, idempotency_key=idempotency_key, fingerprint=body_digest,
-                state_version=read.state.version, attempt_id=attempt_id,
+                state_version=read.state.version,
             )
         except repo.StaleState as exc:
             return Decline(exc.reason)
