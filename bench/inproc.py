@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.loadgen import build_templates  # noqa: E402
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every process named postgres on this machine (server-side cost)."""
+def postgres_cpu(postmaster: int | None = None) -> float:
+    """CPU seconds of the processes named postgres on this machine (server-side cost): with
+    ``postmaster``, only that server's (itself and its children), so that another server on
+    the machine does not count."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in os.listdir("/proc"):
@@ -38,10 +40,28 @@ def postgres_cpu() -> float:
             if not fields[0].endswith("(postgres"):
                 continue
             parts = fields[1].split()
+            if postmaster is not None and int(pid) != postmaster and int(parts[1]) != postmaster:
+                continue
             total += (int(parts[11]) + int(parts[12])) / tick
         except (OSError, IndexError):
             continue
     return total
+
+
+async def postmaster_of(url: str) -> int | None:
+    """The postmaster's pid of the server at ``url`` (the parent of a backend's process)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await conn.close()
+    try:
+        with open(f"/proc/{backend}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 async def main() -> None:
@@ -52,6 +72,7 @@ async def main() -> None:
     parser.add_argument("--persons", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    postmaster = await postmaster_of(args.url)
     os.environ["MEDSETTLE_DATABASE_URL"] = args.url
     os.environ.setdefault("MEDSETTLE_LOG_LEVEL", "WARNING")
     from app.main import create_app
@@ -104,7 +125,7 @@ async def main() -> None:
         for i in range(300):  # warm caches and prepared statements
             await call(i)
         prof = cProfile.Profile() if args.profile else None
-        wall, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu()
+        wall, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu(postmaster)
         if prof:
             prof.enable()
         statuses: dict[int, int] = {}
@@ -113,7 +134,7 @@ async def main() -> None:
             statuses[s] = statuses.get(s, 0) + 1
         if prof:
             prof.disable()
-        cpu, wall, pg = time.process_time() - cpu, time.perf_counter() - wall, postgres_cpu() - pg
+        cpu, wall, pg = time.process_time() - cpu, time.perf_counter() - wall, postgres_cpu(postmaster) - pg
         print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
               f"PostgreSQL {pg / args.n * 1e6:.0f} µs, wall {wall / args.n * 1e6:.0f} µs")
         if prof:

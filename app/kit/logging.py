@@ -17,6 +17,7 @@ engines are also created with ``hide_parameters=True`` (app.kit.db).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
@@ -163,6 +164,34 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:16]
+_request_ids = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes and restarts: a random 64-bit prefix per
+    process and a counter (32 hex digits like a UUID's; no system call per request)."""
+    return f"{_REQUEST_ID_PREFIX}{next(_request_ids) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_access: tuple[tuple[int, ...], Any] = ((), None)
+
+
+def access_log() -> Any:
+    """``log``, bound once per structlog configuration. structlog's lazy logger builds a
+    new bound logger on every call (``cache_logger_on_first_use`` is off so that
+    reconfiguring, as tests do, takes effect): for the one line every request writes,
+    that cost more than the line itself. Keyed on the configuration's objects, so a
+    reconfiguration still applies from the next request on."""
+    global _access
+    config = structlog.get_config()
+    key = (id(config["processors"]), id(config["wrapper_class"]), id(config["logger_factory"]),
+           id(config["context_class"]))  # fmt: skip
+    if _access[0] != key:
+        _access = (key, log.bind())
+    return _access[1]
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request id, one access log line, Prometheus metrics."""
 
@@ -178,7 +207,7 @@ class RequestContextMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
         method = scope["method"]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
@@ -216,7 +245,7 @@ class RequestContextMiddleware:
             route = route_template(scope)
             if route != "/metrics":
                 metrics.observe(method, route, status, duration)
-            log.info("request", route=route, status=status, duration_ms=round(duration * 1000, 2), **caller)
+            access_log().info("request", route=route, status=status, duration_ms=round(duration * 1000, 2), **caller)
             _CALLER.reset(token)
             structlog.contextvars.clear_contextvars()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -60,10 +61,19 @@ LATENCY = Histogram(
 )
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method, route, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    # The label children are looked up once per (method, route, status): `labels()` takes
+    # a lock and validates every call. Routes are templates and methods a few, so the
+    # dict stays small.
+    children = _children.get((method, route, status))
+    if children is None:
+        labels = (method, route, str(status))
+        children = _children[(method, route, status)] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 # ---------------------------------------------------------------- several workers
