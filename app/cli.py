@@ -98,12 +98,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def _serve_one(args: argparse.Namespace, settings: Settings, url: str) -> None:
     import uvicorn
 
+    from app.kit.http import HTTP_PROTOCOL
+
     from app.main import create_app
 
     app = create_app(settings.model_copy(update={"database_url": url}))
     # log_config=None: uvicorn keeps the handlers of app.kit.logging (JSON, request_id);
     # access_log=False: the app writes its own access line (route template, caller).
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, lifespan="on")
+    uvicorn.run(
+        app, host=args.host, port=args.port, access_log=False, log_config=None, lifespan="on", http=HTTP_PROTOCOL
+    )
 
 
 def _serve_workers(args: argparse.Namespace, url: str) -> None:
@@ -116,6 +120,7 @@ def _serve_workers(args: argparse.Namespace, url: str) -> None:
 
     import uvicorn
 
+    from app.kit.http import HTTP_PROTOCOL
     from app.kit.metrics import MULTIPROC_ENV
 
     os.environ["MEDSETTLE_DATABASE_URL"] = url
@@ -135,6 +140,7 @@ def _serve_workers(args: argparse.Namespace, url: str) -> None:
             access_log=False,
             log_config=None,
             lifespan="on",
+            http=HTTP_PROTOCOL,
         )
     finally:
         if own_dir is not None:

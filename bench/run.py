@@ -8,7 +8,8 @@ database on MEDSETTLE_DATABASE_URL's server, dropped at the end), ``alembic upgr
 head``, the demo world with ``--persons`` synthetic residents, then three processes
 besides this one:
 
-* the service: ``uvicorn app.main:create_app --factory``, one worker, on a free port;
+* the service: ``uvicorn app.main:create_app --factory --http app.kit.http:HttpProtocol`` (as
+  ``medsettle serve`` runs it), one worker, on a free port;
 * the floor: ``bench/floor_app.py``, raw asyncpg doing the least a settlement must do;
 * the load generator: ``bench/loadgen.py --serve``, which drives one of them at a time.
 
@@ -270,6 +271,8 @@ def start_uvicorn(name: str, factory: str, env: dict[str, str], path: str, workd
         sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
+    if name == "service":  # as `medsettle serve` runs it (app.kit.http); the floor runs plain uvicorn
+        cmd += ["--http", "app.kit.http:HttpProtocol"]
     with open(logfile, "wb") as out:
         proc = spawn(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, proc, port, path, logfile)
