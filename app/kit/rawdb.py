@@ -14,9 +14,9 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
@@ -92,6 +92,39 @@ class _Held:
     born: float
 
 
+class _HeldUse:
+    """``async with held_connections.connection() as conn``: acquire, map driver errors,
+    release (kept unless the connection was lost)."""
+
+    __slots__ = ("_owner", "_held")
+
+    def __init__(self, owner: HeldConnections) -> None:
+        self._owner = owner
+        self._held: _Held | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._held = await self._owner._acquire()
+        return self._held.conn
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        held = self._held
+        assert held is not None
+        self._held = None
+        # A refusal, a conflict, a lock timeout: the statements ran to their end, keep the
+        # connection. (A lost connection is invalidated: `_release` sees it closed.)
+        keep = exc is None or isinstance(exc, ProblemError)
+        try:
+            if isinstance(exc, CONNECTION_LOST):
+                keep = True  # as for any problem: `_release` drops it, being closed
+                await held.sa_conn.invalidate()
+                raise DatabaseUnavailable() from exc
+            if isinstance(exc, asyncpg.LockNotAvailableError):
+                keep = True
+                raise LockTimeout() from exc
+        finally:
+            await self._owner._release(held, keep)
+
+
 class HeldConnections:
     """Up to ``size`` connections of SQLAlchemy's pool that the settlement path keeps
     checked out between requests, handed to requests in arrival order.
@@ -119,25 +152,14 @@ class HeldConnections:
         self._waiters: deque[asyncio.Future[_Held | None]] = deque()
         self._closed = False
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A held connection for the block (in no transaction), given back after it; driver
+        errors become problems as in `_driver_errors`. A class, not a generator-based
+        context manager: this runs on every settlement, and the generator machinery cost
+        more than the rest of it."""
         if self._size == 0:
-            async with pooled_connection(self._engine) as conn:
-                yield conn
-            return
-        held = await self._acquire()
-        keep = False
-        try:
-            async with _driver_errors(held.sa_conn):
-                yield held.conn
-            keep = True
-        except ProblemError:
-            # A refusal, a conflict, a lock timeout: the statements ran to their end. (A
-            # lost connection was invalidated: `_release` sees it closed and drops it.)
-            keep = True
-            raise
-        finally:
-            await self._release(held, keep)
+            return pooled_connection(self._engine)
+        return _HeldUse(self)
 
     async def _acquire(self) -> _Held:
         while True:
