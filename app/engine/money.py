@@ -60,7 +60,20 @@ def money_text(amount: Decimal) -> str:
     return format(round2(amount), "f")
 
 
+#: decimal_text's answers by ``str(value)``, which keeps the exponent, so "1.50" and "1.5"
+#: are different keys. Quantities and unit prices repeat from line to line and settlement
+#: to settlement; bounded, as requests choose them.
+_decimal_texts: dict[str, str] = {}
+_DECIMAL_TEXTS_MAX = 65536
+
+
 def decimal_text(value: Decimal) -> str:
     """A quantity or unit price as the client may have written it, without exponent:
     integral values without trailing zeros ("30"), others as they are ("1.8900")."""
-    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+    key = str(value)
+    text = _decimal_texts.get(key)
+    if text is None:
+        text = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        if len(_decimal_texts) < _DECIMAL_TEXTS_MAX:
+            _decimal_texts[key] = text
+    return text

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pathlib
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 import app
 from app.engine.money import decimal_text, money_text, round2
@@ -43,3 +46,18 @@ def test_money_text_and_round2_agree() -> None:
     assert decimal_text(Decimal("30.0000")) == "30"
     assert decimal_text(Decimal("1.8900")) == "1.8900"
     assert decimal_text(Decimal("1E+1")) == "10"
+
+
+@given(
+    st.decimals(min_value=Decimal("0"), max_value=Decimal("10000000"), places=None, allow_nan=False,
+                allow_infinity=False).filter(lambda d: d.as_tuple().exponent >= -6)
+)  # fmt: skip
+def test_decimal_text_remembers_exactly_what_it_would_compute(value: Decimal) -> None:
+    """The memo is keyed by the text with its exponent: equal values written differently
+    ("1.5", "1.50") keep their own answers, the first call and the remembered one alike."""
+    expected = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+    assert decimal_text(value) == expected
+    assert decimal_text(value) == expected
+    widened = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)  # same value, more places
+    if widened == value and widened != widened.to_integral_value():
+        assert decimal_text(widened) == format(widened, "f")
