@@ -443,8 +443,10 @@ def issue_vouchers(db_url: str, codes: list[list[str]]) -> None:
                 records=[(hash_code(code), person, now, expires) for code, person in codes],
                 columns=["code_hash", "person_id", "issued_at", "expires_at"],
             )
-            # As autovacuum would soon: plans made while the table looked empty scan it.
-            await conn.execute("ANALYZE e_vouchers")
+            # As autovacuum would soon, but before the phase rather than during it (the bulk
+            # insert would set it off mid-phase): plans made while the table looked empty
+            # scan it.
+            await conn.execute("VACUUM ANALYZE e_vouchers")
         finally:
             await conn.close()
 
