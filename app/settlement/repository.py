@@ -48,17 +48,26 @@ _STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, s.response::text
 #: `app.persons.state`) and the stored key, by person id or by e-voucher digest.
 READ_BY_PERSON_SQL = select_person_state(BY_PERSON, _STORED_COLUMN)
 #: By code, the e-voucher failure limiter's admission (app.evouchers.ratelimit) is decided in
-#: the same statement (``e_voucher_gate``, migration 0011), only for a code that exists: a
-#: usable code is only checked against the lock-out, nothing written; a consumed or expired
-#: one (a failure, unless the request replays the settlement that consumed it) reserves its
-#: attempt, committed at once since the read is autocommitted (as the limiter's own
-#: connection would commit it).
+#: the same statement, only for a code that exists. ``lim`` counts the institution's live
+#: failures and attempts in flight (what ``e_voucher_admit`` would not forget); a usable code
+#: under the limit is admitted on that count alone, nothing written, no function called.
+#: ``e_voucher_gate`` (migration 0011) runs only for a consumed or expired code (a failure,
+#: unless the request replays the settlement that consumed it: it reserves the attempt,
+#: committed at once since the read is autocommitted, as the limiter's own connection would
+#: commit it) or when the institution is at its limit (it answers how long to wait).
+_RESERVE = (
+    "(v.consumed_by IS NOT NULL OR v.expires_at <= $8) AND NOT EXISTS "
+    "(SELECT 1 FROM idempotency_keys k WHERE k.institution_code = $5 AND k.key = $6)"
+)
 READ_BY_E_VOUCHER_SQL = select_person_state(
     by_e_voucher_with(
-        "e_voucher_gate($7, $8, $9, $10, $11, (v.consumed_by IS NOT NULL OR v.expires_at <= $8) AND NOT EXISTS "
-        "(SELECT 1 FROM idempotency_keys k WHERE k.institution_code = $5 AND k.key = $6)) AS adm"
+        "(SELECT count(*) FILTER (WHERE a.failed_at > $8::timestamptz - make_interval(secs => $10::integer))"
+        " AS failures, count(*) FILTER (WHERE a.failed_at IS NULL"
+        " AND a.started_at > $8::timestamptz - make_interval(secs => $11::integer))"
+        " AS in_flight FROM e_voucher_attempts a WHERE a.institution_code = $7) AS lim"
     ),
-    f"{E_VOUCHER_COLUMNS},\n  adm.admitted, adm.attempt_id, adm.retry_after,\n  {_STORED_COLUMN}",
+    f"{E_VOUCHER_COLUMNS},\n  CASE WHEN lim.failures + lim.in_flight >= $9::integer OR ({_RESERVE})"
+    f" THEN e_voucher_gate($7, $8, $9, $10, $11, {_RESERVE}) END AS gate,\n  {_STORED_COLUMN}",
 )
 
 
@@ -110,9 +119,11 @@ async def read_for_settlement(
         stored = (bytes(fingerprint), settlement_id, response)
     if voucher_hash is None:
         return OptimisticRead(person_state_from_row(row), stored)
+    gate = row["gate"]  # (admitted, attempt_id, retry_after) when e_voucher_gate ran
+    admitted, attempt_id, retry_after = (True, None, None) if gate is None else gate
     return OptimisticRead(
         person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"],
-        row["admitted"], row["attempt_id"], row["retry_after"],
+        admitted, attempt_id, retry_after,
     )
 
 
