@@ -120,7 +120,7 @@ def _lines(rng: random.Random, med_type: str) -> tuple[FeeLine, ...]:
 
 def templates(persons: int, per_person: int, seed: int = 2026) -> list[tuple]:
     """Rows of the settlements table for `persons` template histories (see the module doc)."""
-    from app.settlement.service import dumps, render
+    from app.settlement.rendering import render
 
     rng = random.Random(seed)
     policy = policy_from_document(next(d for d in DEMO_POLICIES if d["region"] == REGION and d["insutype"] == "390"))
@@ -167,7 +167,7 @@ def templates(persons: int, per_person: int, seed: int = 2026) -> list[tuple]:
             rows.append((
                 sid, inst_code, pid, f"T{p}-{n}", "390", med_type, encounter.encounter_date, 2026, REGION, "390",
                 dt.date(2026, 1, 1), result.cross_region, "reversed" if reversed_at else "settled", settled_at,
-                reversed_at, *[getattr(t, f) for f in TOTAL_FIELDS], dumps(body),
+                reversed_at, *[getattr(t, f) for f in TOTAL_FIELDS], body,
                 orjson.dumps(payload(encounter, ctx), default=str),
             ))  # fmt: skip
     return rows
