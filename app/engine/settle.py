@@ -36,7 +36,7 @@ from app.engine.model import (
     SpecialDiseaseRegistration,
     Totals,
 )
-from app.engine.money import round2
+from app.engine.money import CENT, round2
 
 # Which encounter types each kind of institution may settle (§1).
 ALLOWED_MED_TYPES = {
@@ -192,11 +192,14 @@ def settle(
     # §3 items
     if items is None:
         items = classify_items(encounter, ctx)
-    total = sum((i.amount for i in items), ZERO)
-    self_pay_full = sum((i.self_pay_full for i in items), ZERO)
-    over_limit = sum((i.over_limit for i in items), ZERO)
-    pre_self_pay = sum((i.pre_self_pay for i in items), ZERO)
-    in_scope = sum((i.in_scope for i in items), ZERO)
+    # The sums of the lines, each added in line order from zero (what sum() would do).
+    total = self_pay_full = over_limit = pre_self_pay = in_scope = ZERO
+    for i in items:
+        total += i.amount
+        self_pay_full += i.self_pay_full
+        over_limit += i.over_limit
+        pre_self_pay += i.pre_self_pay
+        in_scope += i.in_scope
 
     # §7 cross-region and §8 referral adjustments
     cross_region = inst.region != person.insured_region
@@ -240,25 +243,25 @@ def settle(
     )
     cash = personal_total - account.amount
 
-    totals = Totals(**{name: round2(value) for name, value in dict(
-        total=total,
-        self_pay_full=self_pay_full,
-        over_limit=over_limit,
-        pre_self_pay=pre_self_pay,
-        in_scope=in_scope,
-        deductible=basic.deductible,
-        pool_self_pay=basic.pool_self_pay,
-        over_cap=basic.over_cap,
-        basic_fund=basic.basic_fund,
-        critical_illness=ci.amount,
-        medical_aid=aid.amount,
-        fallback=fallback.amount,
-        secondary_aid=sa.amount,
-        fund_total=fund_total,
-        personal_total=personal_total,
-        personal_account=account.amount,
-        cash=cash,
-    ).items()})
+    totals = Totals(
+        total=round2(total),
+        self_pay_full=round2(self_pay_full),
+        over_limit=round2(over_limit),
+        pre_self_pay=round2(pre_self_pay),
+        in_scope=round2(in_scope),
+        deductible=round2(basic.deductible),
+        pool_self_pay=round2(basic.pool_self_pay),
+        over_cap=round2(basic.over_cap),
+        basic_fund=round2(basic.basic_fund),
+        critical_illness=round2(ci.amount),
+        medical_aid=round2(aid.amount),
+        fallback=round2(fallback.amount),
+        secondary_aid=round2(sa.amount),
+        fund_total=round2(fund_total),
+        personal_total=round2(personal_total),
+        personal_account=round2(account.amount),
+        cash=round2(cash),
+    )
 
     funds: list[FundLine] = []
     for fund, amount, basis, text in (
@@ -297,18 +300,29 @@ class InvariantBroken(AssertionError):
     """A §11 identity failed: a bug in the engine, never a user error."""
 
 
+#: `_CENT_QUANTUM(x)`: x has exactly the exponent -2 (two decimal places); False for NaN and
+#: infinities. The same test as ``x.as_tuple().exponent == -2``, without building the tuple.
+_CENT_QUANTUM = CENT.same_quantum
+
+
 def check_invariants(result: Settlement) -> None:
     """§11: asserted on every result before it leaves the engine."""
     t = result.totals
-    totals = [getattr(t, name) for name in TOTAL_FIELDS]
-    for amount in totals:
-        # Totals are quantized to the cent: exactly two decimal places (exponent -2), so a
-        # rule that produced sub-cent money (or a total left unrounded) fails here.
-        if amount < 0 or amount.as_tuple().exponent != -2:
-            raise InvariantBroken(f"total {amount} is negative or not to two decimals")
+    totals = (
+        t.total, t.self_pay_full, t.over_limit, t.pre_self_pay, t.in_scope, t.deductible, t.pool_self_pay,
+        t.over_cap, t.basic_fund, t.critical_illness, t.medical_aid, t.fallback, t.secondary_aid, t.fund_total,
+        t.personal_total, t.personal_account, t.cash,
+    )  # every field of Totals, in TOTAL_FIELDS order (asserted below)  # fmt: skip
+    # Totals are quantized to the cent: exactly two decimal places (exponent -2), so a
+    # rule that produced sub-cent money (or a total left unrounded) fails here. Checked for
+    # all totals at once; on a failure, the first offending total is named.
+    if not all(map(_CENT_QUANTUM, totals)) or min(totals) < 0:
+        for amount in totals:
+            if amount < 0 or not _CENT_QUANTUM(amount):
+                raise InvariantBroken(f"total {amount} is negative or not to two decimals")
     for item in result.items:
-        parts = (item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope)
-        if min(parts) < 0 or item.amount != sum(parts, ZERO):
+        s, o, p, i = item.self_pay_full, item.over_limit, item.pre_self_pay, item.in_scope
+        if s < 0 or o < 0 or p < 0 or i < 0 or item.amount != ZERO + s + o + p + i:
             raise InvariantBroken(f"line {item.line_no} does not split into non-negative parts")
     # The encounter totals are computed as the sums of these very lines (settle above),
     # so "lines sum to totals" holds by construction; tests/engine/test_properties.py
@@ -322,3 +336,10 @@ def check_invariants(result: Settlement) -> None:
     if not all(checks):
         raise InvariantBroken(f"settlement identities do not hold: {checks}")
 
+
+# check_invariants names every total: a field added to Totals must be added there too.
+assert TOTAL_FIELDS == (
+    "total", "self_pay_full", "over_limit", "pre_self_pay", "in_scope", "deductible", "pool_self_pay", "over_cap",
+    "basic_fund", "critical_illness", "medical_aid", "fallback", "secondary_aid", "fund_total", "personal_total",
+    "personal_account", "cash",
+)  # fmt: skip
