@@ -35,10 +35,13 @@ from app.engine.model import (
     ACCOUNT_BALANCE,
     TOTAL_FIELDS,
     Accumulators,
+    Encounter,
+    Institution,
     Policy,
     Refusal,
     Settlement,
 )
+from app.engine.layers import match_rule
 from app.engine.settle import classify_items
 from app.engine.tiers import settle_with_tiers
 from app.engine.snapshot import restore
@@ -105,6 +108,13 @@ class _Run:
     live: set[str] = field(default_factory=set)
 
 
+def _without_rules(policy: Policy) -> Policy:
+    """The policy without what `Replayer._draft_unaffected` compares separately or not at all."""
+    return dataclasses.replace(
+        policy, name="", effective_from=dt.date.min, basic=dataclasses.replace(policy.basic, rules=())
+    )
+
+
 def _deciles(values: list[Decimal]) -> list[str]:
     """The 10th…90th percentiles, nearest rank."""
     if not values:
@@ -127,7 +137,9 @@ def percent(difference: Decimal, baseline: Decimal) -> str | None:
 class Replayer:
     """Replays persons and sums what the result needs."""
 
-    def __init__(self, policies: Mapping[tuple[str, str, dt.date], Policy], draft: Policy) -> None:
+    def __init__(
+        self, policies: Mapping[tuple[str, str, dt.date], Policy], draft: Policy, *, reuse: bool = True
+    ) -> None:
         self.policies = policies
         self.draft = draft
         self.settlements = 0  # in-scope settlements replayed
@@ -140,6 +152,13 @@ class Replayer:
         self.burdens: list[tuple[str, Decimal, Decimal]] = []
         self.caps = [[0, 0, 0], [0, 0, 0]]
         self.catalog_cache: dict[Any, Any] = {}  # equal catalog items built once (snapshot.restore)
+        #: Whether the draft run may reuse the baseline's result (see `person`); False
+        #: computes every draft run (tests compare the two).
+        self.reuse = reuse
+        self.draft_reused = 0  # draft runs that took the baseline's result
+        self._unaffected: dict[tuple[Any, ...], bool] = {}
+        self._rules_apart = {key: _without_rules(p) for key, p in policies.items()}
+        self._draft_rules_apart = _without_rules(draft)
 
     # ------------------------------------------------------------------ one person
 
@@ -185,6 +204,19 @@ class Replayer:
             encounter, snap = restore(orjson.loads(row.engine_input), self.catalog_cache)
             decoded[row.settlement_id] = snap
             items = None  # §3 does not depend on the policy: classified once for both runs
+            # The draft run may take the baseline's result instead of computing it: when both
+            # runs start this settlement from equal state (this year's accumulators, the
+            # account offset; the referral is compared below) and the draft cannot change
+            # this encounter's result (`_draft_unaffected`). The engine is pure, so the
+            # same inputs give the same result.
+            reuse = (
+                self.reuse
+                and runs[0].offset == runs[1].offset
+                and runs[0].acc.get(row.year) == runs[1].acc.get(row.year)
+                and self._draft_unaffected(row, encounter, snap.institution)
+            )
+            base_result: Settlement | Refusal | None = None
+            base_referral = None
             for which, run in enumerate(runs):
                 policy = self.draft if which == DRAFT and row.draft_applies else self.policies[row.policy_key]
                 year_acc = run.acc.setdefault(row.year, {})
@@ -194,16 +226,22 @@ class Replayer:
                     deductible = origin.totals.deductible if origin is not None and row.origin_id in run.live else ZERO
                     if deductible != referral.origin_deductible:
                         referral = dataclasses.replace(referral, origin_deductible=deductible)
-                ctx = snap.context(
-                    policy,
-                    Accumulators(year_acc),
-                    account_balance=snap.person.account_balance + run.offset,
-                ) if run.offset else snap.context(policy, Accumulators(year_acc))
-                if referral is not snap.referral:
-                    ctx = dataclasses.replace(ctx, referral=referral)
-                if items is None:
-                    items = classify_items(encounter, ctx)
-                result = settle_with_tiers(encounter, ctx, items)  # as the settlement path
+                if which == DRAFT and reuse and referral == base_referral:
+                    result = base_result
+                    self.draft_reused += 1
+                else:
+                    ctx = snap.context(
+                        policy,
+                        Accumulators(year_acc),
+                        account_balance=snap.person.account_balance + run.offset,
+                    ) if run.offset else snap.context(policy, Accumulators(year_acc))
+                    if referral is not snap.referral:
+                        ctx = dataclasses.replace(ctx, referral=referral)
+                    if items is None:
+                        items = classify_items(encounter, ctx)
+                    result = settle_with_tiers(encounter, ctx, items)  # as the settlement path
+                if which == BASELINE:
+                    base_result, base_referral = result, referral
                 if isinstance(result, Refusal):
                     run.moved[row.settlement_id] = None
                     run.offset += totals[_PA_I]  # stored: paid from the account; this run: nothing
@@ -222,6 +260,30 @@ class Replayer:
                 run.live.add(row.settlement_id)
 
         self._finish(person_id, rows, runs, decoded, stored)
+
+    def _draft_unaffected(self, row: Row, encounter: Encounter, institution: Institution) -> bool:
+        """The draft gives this encounter the result its own policy gives, from equal state.
+
+        True when the draft does not apply (both runs settle under the settlement's own
+        policy), or when the two policies differ at most in their basic rules, their name
+        and their effective date, and both match the same rule for this encounter. Why that
+        suffices: the engine reads the basic rules only through
+        ``match_rule(rules, med_type, institution)`` (app/engine/layers.py, tiers.py), which
+        depends on the med_type and the institution's kind and level; the name is never read,
+        and the effective date only names the result's `policy_version`, which the replay
+        never reads (it reads totals and deltas).
+        """
+        if not row.draft_applies:
+            return True
+        key = (row.policy_key, encounter.med_type, institution.kind, institution.level)
+        same = self._unaffected.get(key)
+        if same is None:
+            base = self.policies[row.policy_key]
+            same = self._unaffected[key] = self._rules_apart[row.policy_key] == self._draft_rules_apart and (
+                match_rule(base.basic.rules, encounter.med_type, institution)
+                == match_rule(self.draft.basic.rules, encounter.med_type, institution)
+            )
+        return same
 
     def _reverse(self, runs: tuple[_Run, _Run], item: Row | Prior, replayed: dict[str, Row]) -> None:
         sid = item.settlement_id
@@ -318,6 +380,7 @@ class Replayer:
             "persons": self.persons,
             "baseline_mismatches": self.mismatches,
             "draft_refusals": self.draft_refusals,
+            "draft_reused": self.draft_reused,
             "cells": [
                 [mt, cat, level, [str(v) for v in cell[0]], [str(v) for v in cell[1]]]
                 for (mt, cat, level), cell in self.cells.items()
