@@ -25,6 +25,18 @@ The last line: ``replayed N settlements in T s (R/s), peak RSS M MiB, CPU C s (l
 before: L), baseline_mismatches K`` — C is the user + system time of the simulation's
 processes (coordinator and workers, not PostgreSQL's), which a busy machine does not
 inflate the way it inflates T.
+
+``--settle-load D``: the service keeps settling while the simulation runs (issue 17) — how
+much does its throughput drop? After building, the demo world (institutions, catalog,
+``--load-persons`` synthetic residents, API keys; ``app.demo.world.load_demo``) is added
+to the same database and the service started on it as bench/run.py starts it (``uvicorn
+app.main:create_app --factory``, one worker, pool 32), with bench/loadgen.py driving
+``POST /v1/settlements`` (``--load-workload``, default the mix, at ``--load-concurrency``,
+default 32) in phases of D seconds: a warm-up, ``--load-rounds`` phases with the service
+alone, then phases while the simulation runs (only phases that ended before the simulation
+did are counted), then ``--load-rounds`` phases alone again. The line before the last:
+``settle throughput alone A/s (…), during the simulation B/s (…): −X %``. The database
+then holds the service's settlements too: build a new one for each such run.
 """
 
 from __future__ import annotations
@@ -263,6 +275,109 @@ def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, 
     return elapsed, peak / 2**20, cpu
 
 
+async def add_demo_world(dsn: str, persons: int) -> None:
+    """The demo world on the benchmark's database (idempotent: the regions and policies
+    already there are kept), for the service to settle on."""
+    from app.demo.world import load_demo
+    from app.kit.db import create_engine
+
+    engine = create_engine(dsn)
+    try:
+        async with engine.begin() as conn:
+            await load_demo(conn, persons=persons)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+def _mean(phases: list[dict]) -> float:
+    return sum(p["throughput"] for p in phases) / len(phases) if phases else float("nan")
+
+
+def _phases_text(phases: list[dict]) -> str:
+    return ", ".join(f"{p['throughput']:.0f}" for p in phases)
+
+
+def with_settle_load(dsn: str, args: argparse.Namespace) -> tuple[uuid.UUID, float, float, float, dict]:
+    """The simulation while the service settles (see the module doc): run_simulation's
+    figures and the service's throughput alone and during."""
+    import tempfile
+    import threading
+
+    from bench.run import LoadGen, cpu_seconds, start_uvicorn, stop, wait_http
+
+    t0 = time.perf_counter()
+    asyncio.run(add_demo_world(dsn, args.load_persons))
+    print(f"demo world with {args.load_persons} synthetic persons added in {time.perf_counter() - t0:.1f} s", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="medsettle-simload-"))
+    env = {
+        **os.environ, "MEDSETTLE_DATABASE_URL": dsn, "MEDSETTLE_LOG_LEVEL": "WARNING", "MEDSETTLE_DB_POOL_SIZE": "32",
+        "MEDSETTLE_DB_MAX_OVERFLOW": "8", "MEDSETTLE_DATA_DIR": str(workdir / "data"),
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }  # fmt: skip
+    env.pop("MEDSETTLE_BOOTSTRAP_ADMIN_KEY", None)
+    service = loadgen = None
+    try:
+        service = start_uvicorn("service", "app.main:create_app", env, "/v1/settlements", workdir)
+        wait_http(f"http://127.0.0.1:{service.port}/readyz", service.proc, 60, service.logfile)
+        loadgen = LoadGen(workdir, env)
+        loadgen.call(
+            300, op="init", persons=args.load_persons, templates=500, seed=20261202, tag=secrets.token_hex(3),
+            host="127.0.0.1", urls=[service.url],
+        )  # fmt: skip
+
+        def phase(label: str) -> dict:
+            cpu0 = cpu_seconds(service.proc.pid)
+            r = loadgen.call(
+                args.settle_load + 120, url=service.url, workload=args.load_workload,
+                concurrency=args.load_concurrency, duration=args.settle_load,
+            )  # fmt: skip
+            r["service_cpu_s"] = cpu_seconds(service.proc.pid) - cpu0
+            print(
+                f"  {label:<7} {r['throughput']:7.1f}/s  p50 {r['p50']:6.1f}  p99 {r['p99']:7.1f} ms  "
+                f"errors {r['errors']}  service CPU {r['service_cpu_s'] / args.settle_load:.0%}",
+                flush=True,
+            )
+            if r["errors"]:
+                raise SystemExit(f"the service answered errors: {r.get('error_samples')}")
+            return r
+
+        phase("warm-up")
+        alone = [phase("alone") for _ in range(args.load_rounds)]
+        # Queued only now: the service fails simulations left queued or running when it starts.
+        sid = asyncio.run(queue(dsn))
+        done: dict = {}
+        thread = threading.Thread(target=lambda: done.update(figures=run_simulation(dsn, sid, args.parts)))
+        thread.start()
+        during: list[dict] = []
+        while thread.is_alive():
+            r = phase("during")
+            if thread.is_alive():
+                during.append(r)
+            else:
+                print("  (the simulation ended during that phase: not counted)", flush=True)
+        thread.join()
+        if "figures" not in done:
+            raise SystemExit("the simulation did not finish")
+        alone += [phase("alone") for _ in range(args.load_rounds)]
+        a, d = _mean(alone), _mean(during)
+        load = {
+            "alone": a, "during": d, "drop_percent": (a - d) / a * 100 if during else float("nan"),
+            "alone_phases": _phases_text(alone), "during_phases": _phases_text(during),
+            "p99_alone": max(p["p99"] for p in alone), "p99_during": max((p["p99"] for p in during), default=float("nan")),
+        }  # fmt: skip
+        elapsed, peak, cpu = done["figures"]
+        return sid, elapsed, peak, cpu, load
+    finally:
+        if loadgen is not None:
+            loadgen.close()
+        stop(service.proc if service is not None else None)
+
+
 async def outcome(dsn: str, sid: uuid.UUID) -> dict:
     conn = await asyncpg.connect(dsn)
     try:
@@ -270,6 +385,16 @@ async def outcome(dsn: str, sid: uuid.UUID) -> dict:
         out = dict(row)
         out["result"] = orjson.loads(row["result"]) if row["result"] else None
         return out
+    finally:
+        await conn.close()
+
+
+async def draft_reused(dsn: str, sid: uuid.UUID) -> int | None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT sum((partial::json->>'draft_reused')::bigint) FROM simulation_parts WHERE simulation_id = $1", sid
+        )
     finally:
         await conn.close()
 
@@ -283,6 +408,12 @@ def main() -> int:
     parser.add_argument("--batch-copies", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--database", default=None, help="reuse this existing benchmark database (skip building)")
+    parser.add_argument("--settle-load", type=float, default=0, metavar="D",
+                        help="drive the service with settlements in phases of D s, alone and while the simulation runs")
+    parser.add_argument("--load-rounds", type=int, default=2, help="phases alone before and after the simulation")
+    parser.add_argument("--load-concurrency", type=int, default=32)
+    parser.add_argument("--load-workload", default="mix")
+    parser.add_argument("--load-persons", type=int, default=10_000)
     args = parser.parse_args()
     server = to_libpq_url(os.environ.get("MEDSETTLE_DATABASE_URL", DEFAULT_URL))
     name = args.database or f"medsettle_simbench_{secrets.token_hex(4)}"
@@ -307,15 +438,29 @@ def main() -> int:
     try:
         if args.database is None:
             asyncio.run(build(dsn, args))
-        sid = asyncio.run(queue(dsn))
         load = os.getloadavg()[0]
-        elapsed, peak, cpu = run_simulation(dsn, sid, args.parts)
+        settle_load = None
+        if args.settle_load:
+            sid, elapsed, peak, cpu, settle_load = with_settle_load(dsn, args)
+        else:
+            sid = asyncio.run(queue(dsn))
+            elapsed, peak, cpu = run_simulation(dsn, sid, args.parts)
         out = asyncio.run(outcome(dsn, sid))
         if out["status"] != "done":
             raise SystemExit(f"simulation {out['status']}: {out['error']}")
         result = out["result"]
         basic = next(f for f in result["funds"] if f["fund"] == "basic")
         print(f"basic fund: baseline {basic['baseline']}, draft {basic['draft']} ({basic['percent']} %)")
+        reused = asyncio.run(draft_reused(dsn, sid))
+        print(f"draft runs that took the baseline's result: {reused} of {out['replayed']}")
+        if settle_load is not None:
+            print(
+                f"settle throughput ({args.load_workload}, c={args.load_concurrency}) alone {settle_load['alone']:.1f}/s "
+                f"(phases {settle_load['alone_phases']}; worst p99 {settle_load['p99_alone']:.1f} ms), during the "
+                f"simulation {settle_load['during']:.1f}/s (phases {settle_load['during_phases']}; worst p99 "
+                f"{settle_load['p99_during']:.1f} ms): {-settle_load['drop_percent']:+.0f} %",
+                flush=True,
+            )
         print(
             f"replayed {out['replayed']} settlements in {elapsed:.1f} s ({out['replayed'] / elapsed:.0f}/s), "
             f"peak RSS {peak:.0f} MiB, CPU {cpu:.1f} s (load average before: {load:.1f}), "
