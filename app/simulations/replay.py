@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -93,9 +94,17 @@ def stored_totals(text: str) -> list[Decimal]:
     return [Decimal(v) for v in text.split(",")]
 
 
+def stored_account(text: str) -> Decimal:
+    """The stored personal_account total alone (the replay needs only it for most rows)."""
+    return Decimal(text.split(",")[_PA_I])
+
+
+_TOTALS = attrgetter(*TOTAL_FIELDS)
+
+
 def totals_text(result: Settlement) -> str:
-    t = result.totals
-    return ",".join([str(getattr(t, name)) for name in TOTAL_FIELDS])
+    """The totals as `Row.stored` holds them: TOTAL_FIELDS order, comma-separated."""
+    return ",".join(map(str, _TOTALS(result.totals)))
 
 
 @dataclass(slots=True)
@@ -183,15 +192,13 @@ class Replayer:
         events.sort(key=lambda e: (e[0], e[1]))
 
         decoded: dict[str, Any] = {}
-        stored: dict[str, list[Decimal]] = {}
         for _, kind, item in events:
             if kind == 1:
                 self._reverse(runs, item, replayed)
                 continue
             row: Row = item
             self.replayed += 1
-            totals = stored_totals(row.stored)
-            stored[row.settlement_id] = totals
+            stored_pa = stored_account(row.stored)
             if row.engine_input is None:
                 # Settled before engine inputs were stored: not reproducible. Counted as a
                 # mismatch; both runs keep the stored figures and move nothing.
@@ -244,7 +251,7 @@ class Replayer:
                     base_result, base_referral = result, referral
                 if isinstance(result, Refusal):
                     run.moved[row.settlement_id] = None
-                    run.offset += totals[_PA_I]  # stored: paid from the account; this run: nothing
+                    run.offset += stored_pa  # stored: paid from the account; this run: nothing
                     if which == BASELINE:
                         self.mismatches += 1
                     else:
@@ -255,11 +262,11 @@ class Replayer:
                 for name, amount in result.deltas.items():
                     if name != ACCOUNT_BALANCE:
                         year_acc[name] = year_acc.get(name, ZERO) + amount
-                run.offset += totals[_PA_I] - result.totals.personal_account
+                run.offset += stored_pa - result.totals.personal_account
                 run.moved[row.settlement_id] = result
                 run.live.add(row.settlement_id)
 
-        self._finish(person_id, rows, runs, decoded, stored)
+        self._finish(person_id, rows, runs, decoded)
 
     def _draft_unaffected(self, row: Row, encounter: Encounter, institution: Institution) -> bool:
         """The draft gives this encounter the result its own policy gives, from equal state.
@@ -295,7 +302,7 @@ class Replayer:
                         year_acc[name] = year_acc.get(name, ZERO) - amount
             return
         row = replayed[sid]
-        stored_pa = stored_totals(row.stored)[_PA_I]
+        stored_pa = stored_account(row.stored)
         for run in runs:
             result = run.moved.get(sid)
             run.live.discard(sid)
@@ -309,7 +316,7 @@ class Replayer:
                     year_acc[name] = year_acc.get(name, ZERO) - amount
             run.offset += result.totals.personal_account - stored_pa
 
-    def _finish(self, person_id, rows, runs, decoded, stored) -> None:
+    def _finish(self, person_id, rows, runs, decoded) -> None:
         self.persons += 1
         burden = [ZERO, ZERO]
         last_in_scope: dict[int, Row] = {}
@@ -321,7 +328,6 @@ class Replayer:
             if row.reversed_at is not None:
                 continue  # reversed: every reversal up to now was replayed, in both runs
             self.settlements += 1
-            s = stored[row.settlement_id]
             key = (
                 row.med_type,
                 snap.person.aid_category if snap is not None else None,
@@ -338,10 +344,11 @@ class Replayer:
                                t.personal_account, t.cash]  # fmt: skip
                 elif which == DRAFT and snap is not None:
                     # Refused under the draft: the patient pays it all in cash.
-                    amounts = [ZERO] * 6 + [s[_TOTAL_I]]
+                    amounts = [ZERO] * 6 + [stored_totals(row.stored)[_TOTAL_I]]
                 else:
                     # Not reproducible (no stored input) or refused in the baseline (a
                     # mismatch): the stored figures.
+                    s = stored_totals(row.stored)
                     amounts = [s[i] for i in _FUND_INDEX]
                 sums = cell[which]
                 for i, amount in enumerate(amounts):
