@@ -24,7 +24,8 @@ What it does:
 The last line: ``replayed N settlements in T s (R/s), peak RSS M MiB, CPU C s (load average
 before: L), baseline_mismatches K`` — C is the user + system time of the simulation's
 processes (coordinator and workers, not PostgreSQL's), which a busy machine does not
-inflate the way it inflates T.
+inflate the way it inflates T. A line before it gives the CPU of the PostgreSQL server's
+processes over the same time (all of them: anything else the server does meanwhile too).
 
 ``--settle-load D``: the service keeps settling while the simulation runs (issue 17) — how
 much does its throughput drop? After building, the demo world (institutions, catalog,
@@ -250,9 +251,18 @@ async def queue(dsn: str) -> uuid.UUID:
         await conn.close()
 
 
+#: CPU seconds of the PostgreSQL server (all its processes) during the last run_simulation.
+PG_CPU: list[float] = []
+
+
 def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MiB) of all simulation processes together, their CPU seconds."""
+    """Wall seconds, peak RSS (MiB) of all simulation processes together, their CPU seconds.
+    The server's CPU over the same time goes to `PG_CPU` (when the server is local)."""
+    from bench.run import find_postmaster, postgres_cpu_seconds
+
     env = {**os.environ, "MEDSETTLE_DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    postmaster = find_postmaster(dsn)
+    pg0 = postgres_cpu_seconds(postmaster) if postmaster else 0.0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "simulate", str(sid), "--parts", str(parts)],
@@ -272,6 +282,7 @@ def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, 
     # The coordinator waited for its workers, so their CPU time is in its children's.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    PG_CPU[:] = [postgres_cpu_seconds(postmaster) - pg0] if postmaster else []
     return elapsed, peak / 2**20, cpu
 
 
@@ -451,6 +462,8 @@ def main() -> int:
         result = out["result"]
         basic = next(f for f in result["funds"] if f["fund"] == "basic")
         print(f"basic fund: baseline {basic['baseline']}, draft {basic['draft']} ({basic['percent']} %)")
+        if PG_CPU:
+            print(f"PostgreSQL server CPU (all its processes) during the simulation: {PG_CPU[0]:.1f} s")
         reused = asyncio.run(draft_reused(dsn, sid))
         print(f"draft runs that took the baseline's result: {reused} of {out['replayed']}")
         if settle_load is not None:
