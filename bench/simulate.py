@@ -35,7 +35,9 @@ app.main:create_app --factory``, one worker, pool 32), with bench/loadgen.py dri
 ``POST /v1/settlements`` (``--load-workload``, default the mix, at ``--load-concurrency``,
 default 32) in phases of D seconds: a warm-up, ``--load-rounds`` phases with the service
 alone, then phases while the simulation runs (only phases that ended before the simulation
-did are counted), then ``--load-rounds`` phases alone again. The line before the last:
+did are counted), then ``--load-rounds`` phases alone again. ``--load-control N`` adds N
+phases without any simulation after the first phases alone: how the throughput moves
+with the service's own growth over the same time. The line before the last:
 ``settle throughput alone A/s (…), during the simulation B/s (…): −X %``. The database
 then holds the service's settlements too: build a new one for each such run.
 """
@@ -301,6 +303,7 @@ async def add_demo_world(dsn: str, persons: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")  # the build's writes flushed before any phase is measured
     finally:
         await conn.close()
 
@@ -359,6 +362,7 @@ def with_settle_load(dsn: str, args: argparse.Namespace) -> tuple[uuid.UUID, flo
 
         phase("warm-up")
         alone = [phase("alone") for _ in range(args.load_rounds)]
+        control = [phase("control") for _ in range(args.load_control)]
         # Queued only now: the service fails simulations left queued or running when it starts.
         sid = asyncio.run(queue(dsn))
         done: dict = {}
@@ -379,6 +383,7 @@ def with_settle_load(dsn: str, args: argparse.Namespace) -> tuple[uuid.UUID, flo
         load = {
             "alone": a, "during": d, "drop_percent": (a - d) / a * 100 if during else float("nan"),
             "alone_phases": _phases_text(alone), "during_phases": _phases_text(during),
+            "control": _mean(control), "control_phases": _phases_text(control),
             "p99_alone": max(p["p99"] for p in alone), "p99_during": max((p["p99"] for p in during), default=float("nan")),
         }  # fmt: skip
         elapsed, peak, cpu = done["figures"]
@@ -425,6 +430,9 @@ def main() -> int:
     parser.add_argument("--load-concurrency", type=int, default=32)
     parser.add_argument("--load-workload", default="mix")
     parser.add_argument("--load-persons", type=int, default=10_000)
+    parser.add_argument("--load-control", type=int, default=0, metavar="N",
+                        help="with --settle-load: first N phases without the simulation after the phases alone "
+                             "(a control: how the throughput moves without any simulation)")
     args = parser.parse_args()
     server = to_libpq_url(os.environ.get("MEDSETTLE_DATABASE_URL", DEFAULT_URL))
     name = args.database or f"medsettle_simbench_{secrets.token_hex(4)}"
@@ -466,6 +474,9 @@ def main() -> int:
             print(f"PostgreSQL server CPU (all its processes) during the simulation: {PG_CPU[0]:.1f} s")
         reused = asyncio.run(draft_reused(dsn, sid))
         print(f"draft runs that took the baseline's result: {reused} of {out['replayed']}")
+        if settle_load is not None and args.load_control:
+            print(f"control (no simulation, after the first phases alone): {settle_load['control']:.1f}/s "
+                  f"(phases {settle_load['control_phases']})")
         if settle_load is not None:
             print(
                 f"settle throughput ({args.load_workload}, c={args.load_concurrency}) alone {settle_load['alone']:.1f}/s "
