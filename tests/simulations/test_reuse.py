@@ -10,6 +10,7 @@ without reuse, and every figure of the two shares must be equal. Pure: no databa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -59,9 +60,15 @@ def _draft(changes: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _replay(persons: dict[str, list[Row]], draft: dict[str, Any], reuse: bool) -> tuple[dict[str, Any], int]:
+def _replay(
+    persons: dict[str, list[Row]], draft: dict[str, Any], reuse: bool, not_applying: int = 0
+) -> tuple[dict[str, Any], int]:
+    """`not_applying`: every n-th person's settlements are marked as settled under a policy
+    the draft does not replace (another region's or insutype's), as a replay meets them."""
     replayer = Replayer({KEY: policy_from_document(DOC)}, policy_from_document(draft), reuse=reuse)
-    for person_id, rows in persons.items():
+    for n, (person_id, rows) in enumerate(persons.items()):
+        if not_applying and n % not_applying == 0:
+            rows = [dataclasses.replace(row, draft_applies=False) for row in rows]
         replayer.person(person_id, rows, ())
     share = replayer.partial()
     return share, share.pop("draft_reused")
@@ -88,3 +95,13 @@ def test_reuse_changes_no_figure(persons, changes, reused) -> None:
     assert with_reuse["baseline_mismatches"] == 0
     replayed = with_reuse["replayed"]
     assert {"all": count == replayed, "some": 0 < count < replayed, "none": count == 0}[reused], (count, replayed)
+
+
+def test_a_draft_that_does_not_apply_is_always_reused(persons) -> None:
+    draft = _draft({"basic.annual_cap": "300000", "basic.rules.0.deductible": "800"})
+    with_reuse, count = _replay(persons, draft, reuse=True, not_applying=3)
+    without, _ = _replay(persons, draft, reuse=False, not_applying=3)
+    assert with_reuse == without
+    # Only the settlements the draft does not apply to: every third person's.
+    expected = sum(len(rows) for n, rows in enumerate(persons.values()) if n % 3 == 0)
+    assert count == expected > 0
