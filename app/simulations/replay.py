@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from app.engine.layers import match_rule
 from app.engine.model import (
     ACCOUNT_BALANCE,
     TOTAL_FIELDS,
@@ -42,10 +43,9 @@ from app.engine.model import (
     Refusal,
     Settlement,
 )
-from app.engine.layers import match_rule
 from app.engine.settle import classify_items
-from app.engine.tiers import settle_with_tiers
 from app.engine.snapshot import restore
+from app.engine.tiers import settle_with_tiers
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
