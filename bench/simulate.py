@@ -24,7 +24,22 @@ What it does:
 The last line: ``replayed N settlements in T s (R/s), peak RSS M MiB, CPU C s (load average
 before: L), baseline_mismatches K`` — C is the user + system time of the simulation's
 processes (coordinator and workers, not PostgreSQL's), which a busy machine does not
-inflate the way it inflates T.
+inflate the way it inflates T. A line before it gives the CPU of the PostgreSQL server's
+processes over the same time (all of them: anything else the server does meanwhile too).
+
+``--settle-load D``: the service keeps settling while the simulation runs (issue 17) — how
+much does its throughput drop? After building, the demo world (institutions, catalog,
+``--load-persons`` synthetic residents, API keys; ``app.demo.world.load_demo``) is added
+to the same database and the service started on it as bench/run.py starts it (``uvicorn
+app.main:create_app --factory``, one worker, pool 32), with bench/loadgen.py driving
+``POST /v1/settlements`` (``--load-workload``, default the mix, at ``--load-concurrency``,
+default 32) in phases of D seconds: a warm-up, ``--load-rounds`` phases with the service
+alone, then phases while the simulation runs (only phases that ended before the simulation
+did are counted), then ``--load-rounds`` phases alone again. ``--load-control N`` adds N
+phases without any simulation after the first phases alone: how the throughput moves
+with the service's own growth over the same time. The line before the last:
+``settle throughput alone A/s (…), during the simulation B/s (…): −X %``. The database
+then holds the service's settlements too: build a new one for each such run.
 """
 
 from __future__ import annotations
@@ -120,7 +135,7 @@ def _lines(rng: random.Random, med_type: str) -> tuple[FeeLine, ...]:
 
 def templates(persons: int, per_person: int, seed: int = 2026) -> list[tuple]:
     """Rows of the settlements table for `persons` template histories (see the module doc)."""
-    from app.settlement.service import dumps, render
+    from app.settlement.rendering import render
 
     rng = random.Random(seed)
     policy = policy_from_document(next(d for d in DEMO_POLICIES if d["region"] == REGION and d["insutype"] == "390"))
@@ -167,7 +182,7 @@ def templates(persons: int, per_person: int, seed: int = 2026) -> list[tuple]:
             rows.append((
                 sid, inst_code, pid, f"T{p}-{n}", "390", med_type, encounter.encounter_date, 2026, REGION, "390",
                 dt.date(2026, 1, 1), result.cross_region, "reversed" if reversed_at else "settled", settled_at,
-                reversed_at, *[getattr(t, f) for f in TOTAL_FIELDS], dumps(body),
+                reversed_at, *[getattr(t, f) for f in TOTAL_FIELDS], body,
                 orjson.dumps(payload(encounter, ctx), default=str),
             ))  # fmt: skip
     return rows
@@ -238,9 +253,18 @@ async def queue(dsn: str) -> uuid.UUID:
         await conn.close()
 
 
+#: CPU seconds of the PostgreSQL server (all its processes) during the last run_simulation.
+PG_CPU: list[float] = []
+
+
 def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MiB) of all simulation processes together, their CPU seconds."""
+    """Wall seconds, peak RSS (MiB) of all simulation processes together, their CPU seconds.
+    The server's CPU over the same time goes to `PG_CPU` (when the server is local)."""
+    from bench.run import find_postmaster, postgres_cpu_seconds
+
     env = {**os.environ, "MEDSETTLE_DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    postmaster = find_postmaster(dsn)
+    pg0 = postgres_cpu_seconds(postmaster) if postmaster else 0.0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "simulate", str(sid), "--parts", str(parts)],
@@ -260,7 +284,114 @@ def run_simulation(dsn: str, sid: uuid.UUID, parts: int) -> tuple[float, float, 
     # The coordinator waited for its workers, so their CPU time is in its children's.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    PG_CPU[:] = [postgres_cpu_seconds(postmaster) - pg0] if postmaster else []
     return elapsed, peak / 2**20, cpu
+
+
+async def add_demo_world(dsn: str, persons: int) -> None:
+    """The demo world on the benchmark's database (idempotent: the regions and policies
+    already there are kept), for the service to settle on."""
+    from app.demo.world import load_demo
+    from app.kit.db import create_engine
+
+    engine = create_engine(dsn)
+    try:
+        async with engine.begin() as conn:
+            await load_demo(conn, persons=persons)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")  # the build's writes flushed before any phase is measured
+    finally:
+        await conn.close()
+
+
+def _mean(phases: list[dict]) -> float:
+    return sum(p["throughput"] for p in phases) / len(phases) if phases else float("nan")
+
+
+def _phases_text(phases: list[dict]) -> str:
+    return ", ".join(f"{p['throughput']:.0f}" for p in phases)
+
+
+def with_settle_load(dsn: str, args: argparse.Namespace) -> tuple[uuid.UUID, float, float, float, dict]:
+    """The simulation while the service settles (see the module doc): run_simulation's
+    figures and the service's throughput alone and during."""
+    import tempfile
+    import threading
+
+    from bench.run import LoadGen, cpu_seconds, start_uvicorn, stop, wait_http
+
+    t0 = time.perf_counter()
+    asyncio.run(add_demo_world(dsn, args.load_persons))
+    print(f"demo world with {args.load_persons} synthetic persons added in {time.perf_counter() - t0:.1f} s", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="medsettle-simload-"))
+    env = {
+        **os.environ, "MEDSETTLE_DATABASE_URL": dsn, "MEDSETTLE_LOG_LEVEL": "WARNING", "MEDSETTLE_DB_POOL_SIZE": "32",
+        "MEDSETTLE_DB_MAX_OVERFLOW": "8", "MEDSETTLE_DATA_DIR": str(workdir / "data"),
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }  # fmt: skip
+    env.pop("MEDSETTLE_BOOTSTRAP_ADMIN_KEY", None)
+    service = loadgen = None
+    try:
+        service = start_uvicorn("service", "app.main:create_app", env, "/v1/settlements", workdir)
+        wait_http(f"http://127.0.0.1:{service.port}/readyz", service.proc, 60, service.logfile)
+        loadgen = LoadGen(workdir, env)
+        loadgen.call(
+            300, op="init", persons=args.load_persons, templates=500, seed=20261202, tag=secrets.token_hex(3),
+            host="127.0.0.1", urls=[service.url],
+        )  # fmt: skip
+
+        def phase(label: str) -> dict:
+            cpu0 = cpu_seconds(service.proc.pid)
+            r = loadgen.call(
+                args.settle_load + 120, url=service.url, workload=args.load_workload,
+                concurrency=args.load_concurrency, duration=args.settle_load,
+            )  # fmt: skip
+            r["service_cpu_s"] = cpu_seconds(service.proc.pid) - cpu0
+            print(
+                f"  {label:<7} {r['throughput']:7.1f}/s  p50 {r['p50']:6.1f}  p99 {r['p99']:7.1f} ms  "
+                f"errors {r['errors']}  service CPU {r['service_cpu_s'] / args.settle_load:.0%}",
+                flush=True,
+            )
+            if r["errors"]:
+                raise SystemExit(f"the service answered errors: {r.get('error_samples')}")
+            return r
+
+        phase("warm-up")
+        alone = [phase("alone") for _ in range(args.load_rounds)]
+        control = [phase("control") for _ in range(args.load_control)]
+        # Queued only now: the service fails simulations left queued or running when it starts.
+        sid = asyncio.run(queue(dsn))
+        done: dict = {}
+        thread = threading.Thread(target=lambda: done.update(figures=run_simulation(dsn, sid, args.parts)))
+        thread.start()
+        during: list[dict] = []
+        while thread.is_alive():
+            r = phase("during")
+            if thread.is_alive():
+                during.append(r)
+            else:
+                print("  (the simulation ended during that phase: not counted)", flush=True)
+        thread.join()
+        if "figures" not in done:
+            raise SystemExit("the simulation did not finish")
+        alone += [phase("alone") for _ in range(args.load_rounds)]
+        a, d = _mean(alone), _mean(during)
+        load = {
+            "alone": a, "during": d, "drop_percent": (a - d) / a * 100 if during else float("nan"),
+            "alone_phases": _phases_text(alone), "during_phases": _phases_text(during),
+            "control": _mean(control), "control_phases": _phases_text(control),
+            "p99_alone": max(p["p99"] for p in alone), "p99_during": max((p["p99"] for p in during), default=float("nan")),
+        }  # fmt: skip
+        elapsed, peak, cpu = done["figures"]
+        return sid, elapsed, peak, cpu, load
+    finally:
+        if loadgen is not None:
+            loadgen.close()
+        stop(service.proc if service is not None else None)
 
 
 async def outcome(dsn: str, sid: uuid.UUID) -> dict:
@@ -274,6 +405,16 @@ async def outcome(dsn: str, sid: uuid.UUID) -> dict:
         await conn.close()
 
 
+async def draft_reused(dsn: str, sid: uuid.UUID) -> int | None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT sum((partial::json->>'draft_reused')::bigint) FROM simulation_parts WHERE simulation_id = $1", sid
+        )
+    finally:
+        await conn.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settlements", type=int, default=1_000_000)
@@ -283,6 +424,15 @@ def main() -> int:
     parser.add_argument("--batch-copies", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--database", default=None, help="reuse this existing benchmark database (skip building)")
+    parser.add_argument("--settle-load", type=float, default=0, metavar="D",
+                        help="drive the service with settlements in phases of D s, alone and while the simulation runs")
+    parser.add_argument("--load-rounds", type=int, default=2, help="phases alone before and after the simulation")
+    parser.add_argument("--load-concurrency", type=int, default=32)
+    parser.add_argument("--load-workload", default="mix")
+    parser.add_argument("--load-persons", type=int, default=10_000)
+    parser.add_argument("--load-control", type=int, default=0, metavar="N",
+                        help="with --settle-load: first N phases without the simulation after the phases alone "
+                             "(a control: how the throughput moves without any simulation)")
     args = parser.parse_args()
     server = to_libpq_url(os.environ.get("MEDSETTLE_DATABASE_URL", DEFAULT_URL))
     name = args.database or f"medsettle_simbench_{secrets.token_hex(4)}"
@@ -307,15 +457,34 @@ def main() -> int:
     try:
         if args.database is None:
             asyncio.run(build(dsn, args))
-        sid = asyncio.run(queue(dsn))
         load = os.getloadavg()[0]
-        elapsed, peak, cpu = run_simulation(dsn, sid, args.parts)
+        settle_load = None
+        if args.settle_load:
+            sid, elapsed, peak, cpu, settle_load = with_settle_load(dsn, args)
+        else:
+            sid = asyncio.run(queue(dsn))
+            elapsed, peak, cpu = run_simulation(dsn, sid, args.parts)
         out = asyncio.run(outcome(dsn, sid))
         if out["status"] != "done":
             raise SystemExit(f"simulation {out['status']}: {out['error']}")
         result = out["result"]
         basic = next(f for f in result["funds"] if f["fund"] == "basic")
         print(f"basic fund: baseline {basic['baseline']}, draft {basic['draft']} ({basic['percent']} %)")
+        if PG_CPU:
+            print(f"PostgreSQL server CPU (all its processes) during the simulation: {PG_CPU[0]:.1f} s")
+        reused = asyncio.run(draft_reused(dsn, sid))
+        print(f"draft runs that took the baseline's result: {reused} of {out['replayed']}")
+        if settle_load is not None and args.load_control:
+            print(f"control (no simulation, after the first phases alone): {settle_load['control']:.1f}/s "
+                  f"(phases {settle_load['control_phases']})")
+        if settle_load is not None:
+            print(
+                f"settle throughput ({args.load_workload}, c={args.load_concurrency}) alone {settle_load['alone']:.1f}/s "
+                f"(phases {settle_load['alone_phases']}; worst p99 {settle_load['p99_alone']:.1f} ms), during the "
+                f"simulation {settle_load['during']:.1f}/s (phases {settle_load['during_phases']}; worst p99 "
+                f"{settle_load['p99_during']:.1f} ms): {-settle_load['drop_percent']:+.0f} %",
+                flush=True,
+            )
         print(
             f"replayed {out['replayed']} settlements in {elapsed:.1f} s ({out['replayed'] / elapsed:.0f}/s), "
             f"peak RSS {peak:.0f} MiB, CPU {cpu:.1f} s (load average before: {load:.1f}), "

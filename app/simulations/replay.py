@@ -27,21 +27,25 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
+from app.engine.layers import match_rule
 from app.engine.model import (
     ACCOUNT_BALANCE,
     TOTAL_FIELDS,
     Accumulators,
+    Encounter,
+    Institution,
     Policy,
     Refusal,
     Settlement,
 )
 from app.engine.settle import classify_items
-from app.engine.tiers import settle_with_tiers
 from app.engine.snapshot import restore
+from app.engine.tiers import settle_with_tiers
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -90,9 +94,17 @@ def stored_totals(text: str) -> list[Decimal]:
     return [Decimal(v) for v in text.split(",")]
 
 
+def stored_account(text: str) -> Decimal:
+    """The stored personal_account total alone (the replay needs only it for most rows)."""
+    return Decimal(text.split(",")[_PA_I])
+
+
+_TOTALS = attrgetter(*TOTAL_FIELDS)
+
+
 def totals_text(result: Settlement) -> str:
-    t = result.totals
-    return ",".join([str(getattr(t, name)) for name in TOTAL_FIELDS])
+    """The totals as `Row.stored` holds them: TOTAL_FIELDS order, comma-separated."""
+    return ",".join(map(str, _TOTALS(result.totals)))
 
 
 @dataclass(slots=True)
@@ -103,6 +115,13 @@ class _Run:
     offset: Decimal = ZERO  # this run's account changes minus the stored ones, so far
     moved: dict[str, Settlement | None] = field(default_factory=dict)  # None: refused in this run
     live: set[str] = field(default_factory=set)
+
+
+def _without_rules(policy: Policy) -> Policy:
+    """The policy without what `Replayer._draft_unaffected` compares separately or not at all."""
+    return dataclasses.replace(
+        policy, name="", effective_from=dt.date.min, basic=dataclasses.replace(policy.basic, rules=())
+    )
 
 
 def _deciles(values: list[Decimal]) -> list[str]:
@@ -127,7 +146,9 @@ def percent(difference: Decimal, baseline: Decimal) -> str | None:
 class Replayer:
     """Replays persons and sums what the result needs."""
 
-    def __init__(self, policies: Mapping[tuple[str, str, dt.date], Policy], draft: Policy) -> None:
+    def __init__(
+        self, policies: Mapping[tuple[str, str, dt.date], Policy], draft: Policy, *, reuse: bool = True
+    ) -> None:
         self.policies = policies
         self.draft = draft
         self.settlements = 0  # in-scope settlements replayed
@@ -140,6 +161,13 @@ class Replayer:
         self.burdens: list[tuple[str, Decimal, Decimal]] = []
         self.caps = [[0, 0, 0], [0, 0, 0]]
         self.catalog_cache: dict[Any, Any] = {}  # equal catalog items built once (snapshot.restore)
+        #: Whether the draft run may reuse the baseline's result (see `person`); False
+        #: computes every draft run (tests compare the two).
+        self.reuse = reuse
+        self.draft_reused = 0  # draft runs that took the baseline's result
+        self._unaffected: dict[tuple[Any, ...], bool] = {}
+        self._rules_apart = {key: _without_rules(p) for key, p in policies.items()}
+        self._draft_rules_apart = _without_rules(draft)
 
     # ------------------------------------------------------------------ one person
 
@@ -164,15 +192,13 @@ class Replayer:
         events.sort(key=lambda e: (e[0], e[1]))
 
         decoded: dict[str, Any] = {}
-        stored: dict[str, list[Decimal]] = {}
         for _, kind, item in events:
             if kind == 1:
                 self._reverse(runs, item, replayed)
                 continue
             row: Row = item
             self.replayed += 1
-            totals = stored_totals(row.stored)
-            stored[row.settlement_id] = totals
+            stored_pa = stored_account(row.stored)
             if row.engine_input is None:
                 # Settled before engine inputs were stored: not reproducible. Counted as a
                 # mismatch; both runs keep the stored figures and move nothing.
@@ -185,6 +211,19 @@ class Replayer:
             encounter, snap = restore(orjson.loads(row.engine_input), self.catalog_cache)
             decoded[row.settlement_id] = snap
             items = None  # §3 does not depend on the policy: classified once for both runs
+            # The draft run may take the baseline's result instead of computing it: when both
+            # runs start this settlement from equal state (this year's accumulators, the
+            # account offset; the referral is compared below) and the draft cannot change
+            # this encounter's result (`_draft_unaffected`). The engine is pure, so the
+            # same inputs give the same result.
+            reuse = (
+                self.reuse
+                and runs[0].offset == runs[1].offset
+                and runs[0].acc.get(row.year) == runs[1].acc.get(row.year)
+                and self._draft_unaffected(row, encounter, snap.institution)
+            )
+            base_result: Settlement | Refusal | None = None
+            base_referral = None
             for which, run in enumerate(runs):
                 policy = self.draft if which == DRAFT and row.draft_applies else self.policies[row.policy_key]
                 year_acc = run.acc.setdefault(row.year, {})
@@ -194,19 +233,25 @@ class Replayer:
                     deductible = origin.totals.deductible if origin is not None and row.origin_id in run.live else ZERO
                     if deductible != referral.origin_deductible:
                         referral = dataclasses.replace(referral, origin_deductible=deductible)
-                ctx = snap.context(
-                    policy,
-                    Accumulators(year_acc),
-                    account_balance=snap.person.account_balance + run.offset,
-                ) if run.offset else snap.context(policy, Accumulators(year_acc))
-                if referral is not snap.referral:
-                    ctx = dataclasses.replace(ctx, referral=referral)
-                if items is None:
-                    items = classify_items(encounter, ctx)
-                result = settle_with_tiers(encounter, ctx, items)  # as the settlement path
+                if which == DRAFT and reuse and referral == base_referral:
+                    result = base_result
+                    self.draft_reused += 1
+                else:
+                    ctx = snap.context(
+                        policy,
+                        Accumulators(year_acc),
+                        account_balance=snap.person.account_balance + run.offset,
+                    ) if run.offset else snap.context(policy, Accumulators(year_acc))
+                    if referral is not snap.referral:
+                        ctx = dataclasses.replace(ctx, referral=referral)
+                    if items is None:
+                        items = classify_items(encounter, ctx)
+                    result = settle_with_tiers(encounter, ctx, items)  # as the settlement path
+                if which == BASELINE:
+                    base_result, base_referral = result, referral
                 if isinstance(result, Refusal):
                     run.moved[row.settlement_id] = None
-                    run.offset += totals[_PA_I]  # stored: paid from the account; this run: nothing
+                    run.offset += stored_pa  # stored: paid from the account; this run: nothing
                     if which == BASELINE:
                         self.mismatches += 1
                     else:
@@ -217,11 +262,35 @@ class Replayer:
                 for name, amount in result.deltas.items():
                     if name != ACCOUNT_BALANCE:
                         year_acc[name] = year_acc.get(name, ZERO) + amount
-                run.offset += totals[_PA_I] - result.totals.personal_account
+                run.offset += stored_pa - result.totals.personal_account
                 run.moved[row.settlement_id] = result
                 run.live.add(row.settlement_id)
 
-        self._finish(person_id, rows, runs, decoded, stored)
+        self._finish(person_id, rows, runs, decoded)
+
+    def _draft_unaffected(self, row: Row, encounter: Encounter, institution: Institution) -> bool:
+        """The draft gives this encounter the result its own policy gives, from equal state.
+
+        True when the draft does not apply (both runs settle under the settlement's own
+        policy), or when the two policies differ at most in their basic rules, their name
+        and their effective date, and both match the same rule for this encounter. Why that
+        suffices: the engine reads the basic rules only through
+        ``match_rule(rules, med_type, institution)`` (app/engine/layers.py, tiers.py), which
+        depends on the med_type and the institution's kind and level; the name is never read,
+        and the effective date only names the result's `policy_version`, which the replay
+        never reads (it reads totals and deltas).
+        """
+        if not row.draft_applies:
+            return True
+        key = (row.policy_key, encounter.med_type, institution.kind, institution.level)
+        same = self._unaffected.get(key)
+        if same is None:
+            base = self.policies[row.policy_key]
+            same = self._unaffected[key] = self._rules_apart[row.policy_key] == self._draft_rules_apart and (
+                match_rule(base.basic.rules, encounter.med_type, institution)
+                == match_rule(self.draft.basic.rules, encounter.med_type, institution)
+            )
+        return same
 
     def _reverse(self, runs: tuple[_Run, _Run], item: Row | Prior, replayed: dict[str, Row]) -> None:
         sid = item.settlement_id
@@ -233,7 +302,7 @@ class Replayer:
                         year_acc[name] = year_acc.get(name, ZERO) - amount
             return
         row = replayed[sid]
-        stored_pa = stored_totals(row.stored)[_PA_I]
+        stored_pa = stored_account(row.stored)
         for run in runs:
             result = run.moved.get(sid)
             run.live.discard(sid)
@@ -247,7 +316,7 @@ class Replayer:
                     year_acc[name] = year_acc.get(name, ZERO) - amount
             run.offset += result.totals.personal_account - stored_pa
 
-    def _finish(self, person_id, rows, runs, decoded, stored) -> None:
+    def _finish(self, person_id, rows, runs, decoded) -> None:
         self.persons += 1
         burden = [ZERO, ZERO]
         last_in_scope: dict[int, Row] = {}
@@ -259,7 +328,6 @@ class Replayer:
             if row.reversed_at is not None:
                 continue  # reversed: every reversal up to now was replayed, in both runs
             self.settlements += 1
-            s = stored[row.settlement_id]
             key = (
                 row.med_type,
                 snap.person.aid_category if snap is not None else None,
@@ -276,10 +344,11 @@ class Replayer:
                                t.personal_account, t.cash]  # fmt: skip
                 elif which == DRAFT and snap is not None:
                     # Refused under the draft: the patient pays it all in cash.
-                    amounts = [ZERO] * 6 + [s[_TOTAL_I]]
+                    amounts = [ZERO] * 6 + [stored_totals(row.stored)[_TOTAL_I]]
                 else:
                     # Not reproducible (no stored input) or refused in the baseline (a
                     # mismatch): the stored figures.
+                    s = stored_totals(row.stored)
                     amounts = [s[i] for i in _FUND_INDEX]
                 sums = cell[which]
                 for i, amount in enumerate(amounts):
@@ -318,6 +387,7 @@ class Replayer:
             "persons": self.persons,
             "baseline_mismatches": self.mismatches,
             "draft_refusals": self.draft_refusals,
+            "draft_reused": self.draft_reused,
             "cells": [
                 [mt, cat, level, [str(v) for v in cell[0]], [str(v) for v in cell[1]]]
                 for (mt, cat, level), cell in self.cells.items()

@@ -19,15 +19,15 @@ from app.engine.model import (
     TOTAL_FIELDS,
     BasicInsurance,
     BasicRule,
+    CatalogItem,
     Encounter,
     Enrollment,
     FeeLine,
     Institution,
     Person,
     Policy,
-    SettlementContext,
-    CatalogItem,
     Settlement,
+    SettlementContext,
 )
 from app.engine.money import CENT
 from app.engine.settle import InvariantBroken, check_invariants, settle
@@ -36,12 +36,12 @@ from app.engine.settle import InvariantBroken, check_invariants, settle
 def _result() -> Settlement:
     policy = Policy(
         "441900", "390", dt.date(2026, 1, 1),
-        BasicInsurance(Decimal("400000"), (BasicRule("21", Decimal("0.70"), Decimal("1000"), "per_encounter"),)),
+        BasicInsurance(Decimal(400000), (BasicRule("21", Decimal("0.70"), Decimal(1000), "per_encounter"),)),
     )  # fmt: skip
     person = Person("P1", "441900", (Enrollment("390", dt.date(2020, 1, 1)),))
     inst = Institution("H1", "hospital", 3, "441900")
     item = CatalogItem("X1", "x", "B", self_pay_ratio=Decimal("0.10"))
-    encounter = Encounter("21", dt.date(2026, 3, 1), (FeeLine(1, "X1", Decimal("3"), Decimal("1234.57")),))
+    encounter = Encounter("21", dt.date(2026, 3, 1), (FeeLine(1, "X1", Decimal(3), Decimal("1234.57")),))
     result = settle(encounter, SettlementContext(person, inst, policy, {"X1": item}))
     assert isinstance(result, Settlement)
     return result
