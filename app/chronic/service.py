@@ -8,8 +8,6 @@ commits, and nothing here logs a person's data: audit rows name record ids only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import datetime as dt
 import io
@@ -34,7 +32,7 @@ from app.chronic.schemas import ApplicationIn, BatchIn, ConfirmationIn, Evidence
 from app.kit import audit
 from app.kit.auth import Principal
 from app.kit.clock import CST
-from app.registrations.service import register
+from app.registrations.service import decode_cursor, encode_cursor, register
 
 #: Applications made on days 1–25 (+08:00) join this month's batch; later ones the next month's.
 CUTOFF_DAY = 25
@@ -183,29 +181,11 @@ async def run_batch(session: AsyncSession, principal: Principal, body: BatchIn, 
 # ---------------------------------------------------------------- the ledger 台账
 
 
-def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> repo.Cursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, row_id = raw.split("|")
-        created_at = dt.datetime.fromisoformat(at)
-        if created_at.tzinfo is None:
-            raise ValueError
-        return created_at, uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise InvalidCursor() from None
-
-
 async def ledger_page(
     session: AsyncSession, *, month: str | None, status: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Row[Any]], str | None]:
-    rows = await repo.ledger(session, month=month, status=status, after=decode_cursor(cursor), limit=limit + 1)
+    after = decode_cursor(cursor, invalid=InvalidCursor)
+    rows = await repo.ledger(session, month=month, status=status, after=after, limit=limit + 1)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -230,7 +210,8 @@ def _csv_cell(value: Any) -> str:
 
 async def ledger_csv(session: AsyncSession, *, month: str | None, status: str | None, cursor: str | None) -> str:
     """The whole ledger for the filters (from ``cursor`` if given), as CSV with a header row."""
-    rows = await repo.ledger(session, month=month, status=status, after=decode_cursor(cursor), limit=None)
+    after = decode_cursor(cursor, invalid=InvalidCursor)
+    rows = await repo.ledger(session, month=month, status=status, after=after, limit=None)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(LEDGER_CSV_FIELDS)

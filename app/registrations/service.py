@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,11 +128,17 @@ def referral_direction(from_level: int, to_level: int) -> str:
 
 
 def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:
+    """The page cursor after a list's last row: its ``created_at`` and id, opaque to clients."""
     raw = f"{created_at.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> repo.Cursor | None:
+def decode_cursor(cursor: str | None, *, invalid: Callable[[], Exception] = InvalidCursor) -> repo.Cursor | None:
+    """The ``(created_at, id)`` an ``encode_cursor`` cursor names; None without a cursor.
+
+    A cursor this service did not issue raises ``invalid()``, so that a domain that pages
+    with these cursors answers with its own error class.
+    """
     if cursor is None:
         return None
     try:
@@ -143,7 +149,7 @@ def decode_cursor(cursor: str | None) -> repo.Cursor | None:
             raise ValueError
         return created_at, uuid.UUID(row_id)
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise InvalidCursor() from None
+        raise invalid() from None
 
 
 def _page(rows: list[Row[Any]], limit: int, id_column: str) -> tuple[list[Row[Any]], str | None]:

@@ -12,7 +12,34 @@ from app.national import repository as repo
 from app.national.exceptions import refusal
 from app.national.jsontext import money
 from app.national.schemas import FeeLine
-from app.national.service import Message, settlement_request
+from app.national.service import (
+    Message,
+    Output,
+    encounter,
+    logged,
+    node_list,
+    not_settled,
+    settlement_request,
+)
+
+
+async def upload_message(msg: Message, *, kind: str, batch_required: bool) -> Output:
+    """A fee detail upload message (2204 outpatient, 2301 inpatient): its ``feedetail`` lines
+    stored on their encounter of ``kind``, which must have nothing settled → ``output.result``.
+    ``batch_required``: every line must name its batch ``chrg_bchno`` (outpatient)."""
+    lines = node_list(msg, FeeLine, "feedetail")
+    if not lines:
+        raise refusal("validation_error", "input.feedetail: at least one line")
+    mdtrt_id = lines[0].mdtrt_id
+    if not mdtrt_id:
+        raise refusal("validation_error", "feedetail.mdtrt_id: required")
+
+    async def work() -> tuple[dict[str, Any], str, None]:
+        row = await encounter(msg, mdtrt_id, kind=kind, for_update=True)
+        await not_settled(msg, mdtrt_id)
+        return {"result": await upload(msg, row, lines, batch_required=batch_required)}, mdtrt_id, None
+
+    return await logged(msg, work)
 
 
 async def upload(msg: Message, row: asyncpg.Record, lines: list[FeeLine], *, batch_required: bool) -> list[dict[str, Any]]:

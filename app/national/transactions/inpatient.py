@@ -8,7 +8,7 @@ from typing import Any
 from app.kit.clock import CST
 from app.national import repository as repo
 from app.national.exceptions import refusal
-from app.national.schemas import Admission, AdmissionChange, Diagnosis, Discharge, EncounterRef, FeeLine, FeeUndo, ReversalData, SettleData
+from app.national.schemas import Admission, AdmissionChange, Diagnosis, Discharge, EncounterRef, FeeUndo, ReversalData, SettleData
 from app.national.service import (
     Message,
     Output,
@@ -127,19 +127,7 @@ async def undo_discharge(msg: Message) -> Output:
 
 async def upload_fees(msg: Message) -> Output:
     """2301 住院费用明细信息上传 → ``output.result``; refund lines name ``init_feedetl_sn``."""
-    lines = node_list(msg, FeeLine, "feedetail")
-    if not lines:
-        raise refusal("validation_error", "input.feedetail: at least one line")
-    mdtrt_id = lines[0].mdtrt_id
-    if not mdtrt_id:
-        raise refusal("validation_error", "feedetail.mdtrt_id: required")
-
-    async def work() -> tuple[dict[str, Any], str, None]:
-        row = await encounter(msg, mdtrt_id, kind="inpatient", for_update=True)
-        await not_settled(msg, mdtrt_id)
-        return {"result": await fees.upload(msg, row, lines, batch_required=False)}, mdtrt_id, None
-
-    return await logged(msg, work)
+    return await fees.upload_message(msg, kind="inpatient", batch_required=False)
 
 
 async def undo_fees(msg: Message) -> Output:

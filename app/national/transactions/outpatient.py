@@ -8,7 +8,7 @@ from typing import Any
 from app.kit.clock import CST
 from app.national import repository as repo
 from app.national.exceptions import refusal
-from app.national.schemas import Diagnosis, EncounterRef, FeeLine, FeeUndo, Registration, ReversalData, SettleData, VisitInfo
+from app.national.schemas import Diagnosis, EncounterRef, FeeUndo, Registration, ReversalData, SettleData, VisitInfo
 from app.national.service import (
     Message,
     Output,
@@ -102,19 +102,7 @@ async def visit_info(msg: Message) -> Output:
 
 async def upload_fees(msg: Message) -> Output:
     """2204 门诊费用明细信息上传 → ``output.result``, one row per line."""
-    lines = node_list(msg, FeeLine, "feedetail")
-    if not lines:
-        raise refusal("validation_error", "input.feedetail: at least one line")
-    mdtrt_id = lines[0].mdtrt_id
-    if not mdtrt_id:
-        raise refusal("validation_error", "feedetail.mdtrt_id: required")
-
-    async def work() -> tuple[dict[str, Any], str, None]:
-        row = await encounter(msg, mdtrt_id, kind="outpatient", for_update=True)
-        await not_settled(msg, mdtrt_id)
-        return {"result": await fees.upload(msg, row, lines, batch_required=True)}, mdtrt_id, None
-
-    return await logged(msg, work)
+    return await fees.upload_message(msg, kind="outpatient", batch_required=True)
 
 
 async def undo_fees(msg: Message) -> Output:
