@@ -3,6 +3,9 @@ one request at a time, against a database made by ``run.py --keep-db``.
 
     python bench/inproc.py postgresql://…/medsettle_bench_xxx [--kind outpatient] [-n 3000] [--profile]
 
+Kinds: those of bench/loadgen.py (outpatient, inpatient, pharmacy, pharmacy_code; for
+pharmacy_code every request's e-voucher code is issued first).
+
 Prints the service's CPU per settlement (process time / settlements). It isolates
 what the app itself costs per request from the HTTP server and the event loop's
 queueing; `--profile` adds a cProfile table of the top functions.
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
+import datetime as dt
 import os
 import pstats
 import sys
@@ -22,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import build_templates  # noqa: E402
+from bench.loadgen import build_templates, voucher_code  # noqa: E402
 
 
 def postgres_cpu(postmaster: int | None = None) -> float:
@@ -89,12 +94,37 @@ async def main() -> None:
             if b": " in line and not line.endswith(b": "):
                 name, value = line.split(b": ", 1)
                 headers.append((name.lower(), value))
-        requests.append((headers, t.mid[4:], t.tail))
+        requests.append((headers, t.mid[4:], t.tail, t.code_mid, t.person))
+    run_tag = uuid.uuid4().hex[:8]
+    codes = itertools.count()  # each request its own code, issued below
+
+    def code_of(i: int) -> bytes:
+        return voucher_code(f"{run_tag}{i:010d}".encode())
+
+    if any(r[3] is not None for r in requests):  # e-voucher kinds: issue every request's code first
+        import asyncpg
+
+        from app.evouchers.codes import hash_code
+
+        conn = await asyncpg.connect(args.url)
+        try:
+            await conn.copy_records_to_table(
+                "e_vouchers",
+                records=[
+                    (hash_code(code_of(i).decode()), requests[i % len(requests)][4],
+                     dt.datetime.now(dt.timezone.utc), dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+                    for i in range(args.n + 300)
+                ],
+                columns=["code_hash", "person_id", "issued_at", "expires_at"],
+            )  # fmt: skip
+            await conn.execute("VACUUM ANALYZE e_vouchers")
+        finally:
+            await conn.close()
 
     async def call(i: int) -> int:
-        headers, before, after = requests[i % len(requests)]
+        headers, before, after, code_mid, _person = requests[i % len(requests)]
         tag = uuid.uuid4().hex[:20].encode()
-        body = before + tag + after
+        body = before + tag + after if code_mid is None else before + code_of(next(codes)) + code_mid + tag + after
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
             "scheme": "http", "path": "/v1/settlements", "raw_path": b"/v1/settlements", "query_string": b"",
