@@ -167,6 +167,13 @@ async def main() -> None:
         cpu, wall, pg = time.process_time() - cpu, time.perf_counter() - wall, postgres_cpu(postmaster) - pg
         print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
               f"PostgreSQL {pg / args.n * 1e6:.0f} µs, wall {wall / args.n * 1e6:.0f} µs")
+        from app.settlement.metrics import PATHS
+
+        paths = {
+            f"{s.labels['path']}/{s.labels['reason']}": int(s.value)
+            for metric in PATHS.collect() for s in metric.samples if s.name.endswith("_total") and s.value
+        }
+        print(f"paths (warm-up included): {paths}")
         if prof:
             pstats.Stats(prof).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "35")))
 
