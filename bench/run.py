@@ -597,6 +597,26 @@ def table(title: str, results: dict[str, Result], args: argparse.Namespace) -> l
     return lines
 
 
+def settlement_paths(service: Server) -> dict[str, int]:
+    """How the service decided its settlements so far (``medsettle_settlement_paths_total``:
+    optimistic, or locked and why the optimistic write declined), from its /metrics."""
+    paths: dict[str, int] = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{service.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError as exc:
+        log(f"/metrics not read: {exc!r}")
+        return paths
+    for line in text.splitlines():
+        if line.startswith("medsettle_settlement_paths_total{"):
+            labels, _, value = line.rpartition(" ")
+            path = labels.split('path="', 1)[1].split('"', 1)[0]
+            reason = labels.split('reason="', 1)[1].split('"', 1)[0]
+            if float(value):
+                paths[f"{path}/{reason}"] = int(float(value))
+    return paths
+
+
 def voucher_table(results: dict[str, Result], args: argparse.Namespace) -> list[str]:
     lines = [
         "",
@@ -723,9 +743,12 @@ def run(args: argparse.Namespace) -> int:
         # (by person_id, by code) with each other. Settle the database first.
         sql(db.url, "VACUUM ANALYZE", "CHECKPOINT")
         vouchers = bench.voucher_group(args.high, db.url)
+        paths = settlement_paths(service)
+        report["settlement_paths"] = paths
         if args.only == "vouchers":
             for line in voucher_table(vouchers, args):
                 say(line)
+            say(f"   settlement paths of the whole run (/metrics): {paths}")
             return 0
         for (workload, conc), res in results.items():
             out += table(f"{WORKLOAD_TITLES[workload]}, c={conc}", res, args)
