@@ -54,18 +54,27 @@ class LockTimeout(ProblemError):
                          headers={"Retry-After": "1"})
 
 
+async def _driver_problem(exc: BaseException | None, sa_conn: AsyncConnection) -> ProblemError | None:
+    """The problem a driver error stands for: a lost connection is invalidated (dropped from
+    the pool rather than handed to the next request) and becomes `DatabaseUnavailable`; a
+    lock wait past ``lock_timeout`` becomes `LockTimeout`. None for anything else."""
+    if isinstance(exc, CONNECTION_LOST):
+        await sa_conn.invalidate()
+        return DatabaseUnavailable()
+    if isinstance(exc, asyncpg.LockNotAvailableError):
+        return LockTimeout()
+    return None
+
+
 @asynccontextmanager
 async def _driver_errors(sa_conn: AsyncConnection) -> AsyncIterator[None]:
-    """A lost connection is invalidated (dropped from the pool rather than handed to the
-    next request) and becomes `DatabaseUnavailable`; a lock wait past ``lock_timeout``
-    becomes `LockTimeout`."""
+    """Driver errors in the block become their problems (`_driver_problem`)."""
     try:
         yield
-    except CONNECTION_LOST as exc:
-        await sa_conn.invalidate()
-        raise DatabaseUnavailable() from exc
-    except asyncpg.LockNotAvailableError as exc:
-        raise LockTimeout() from exc
+    except (*CONNECTION_LOST, asyncpg.LockNotAvailableError) as exc:
+        problem = await _driver_problem(exc, sa_conn)
+        assert problem is not None
+        raise problem from exc
 
 
 @asynccontextmanager
@@ -110,19 +119,16 @@ class _HeldUse:
         held = self._held
         assert held is not None
         self._held = None
-        # A refusal, a conflict, a lock timeout: the statements ran to their end, keep the
-        # connection. (A lost connection is invalidated: `_release` sees it closed.)
-        keep = exc is None or isinstance(exc, ProblemError)
+        problem = None
         try:
-            if isinstance(exc, CONNECTION_LOST):
-                keep = True  # as for any problem: `_release` drops it, being closed
-                await held.sa_conn.invalidate()
-                raise DatabaseUnavailable() from exc
-            if isinstance(exc, asyncpg.LockNotAvailableError):
-                keep = True
-                raise LockTimeout() from exc
+            problem = await _driver_problem(exc, held.sa_conn)
         finally:
+            # A refusal, a conflict, a lock timeout: the statements ran to their end, keep
+            # the connection. (A lost one was invalidated: `_release` sees it closed.)
+            keep = exc is None or isinstance(exc, ProblemError) or problem is not None
             await self._owner._release(held, keep)
+        if problem is not None:
+            raise problem from exc
 
 
 class HeldConnections:

@@ -295,13 +295,9 @@ class SettlementService:
                 return Decline("e_voucher_taken")
             await end_attempt(admission, now, exc)
             raise
-        try:
-            return await self._settle_read(
-                conn, request, institution_code, idempotency_key, body_digest, read, voucher_hash
-            )
-        finally:
-            if admission is not None and not admission.released:
-                await end_attempt(admission, now, None)
+        if admission is not None:  # reserved for a usable code (the read's rule and
+            await end_attempt(admission, now, None)  # check_voucher agree; defensive): a success
+        return await self._settle_read(conn, request, institution_code, idempotency_key, body_digest, read, voucher_hash)
 
     async def _settle_read(
         self,
