@@ -41,8 +41,8 @@ def test_money_text_and_round2_agree() -> None:
     # Hand-worked: half up at the cent, never half-even (2.675 → 2.68, 2.665 → 2.67).
     cases = {"2.675": "2.68", "2.665": "2.67", "0.005": "0.01", "0.004": "0.00", "10": "10.00",
              "1234.5": "1234.50", "1E+3": "1000.00", "99999999989900000000.01": "99999999989900000000.01"}
-    for given, text in cases.items():
-        assert money_text(Decimal(given)) == text == format(round2(Decimal(given)), "f")
+    for written, text in cases.items():
+        assert money_text(Decimal(written)) == text == format(round2(Decimal(written)), "f")
     assert decimal_text(Decimal("30.0000")) == "30"
     assert decimal_text(Decimal("1.8900")) == "1.8900"
     assert decimal_text(Decimal("1E+1")) == "10"
