@@ -2,11 +2,14 @@
 one request at a time, against a database made by ``run.py --keep-db``.
 
     python bench/inproc.py postgresql://…/medsettle_bench_xxx [--kind outpatient] [-n 3000] [--profile]
+    python bench/inproc.py postgresql://…/medsettle_bench_xxx --kind pharmacy,pharmacy_code -n 4000
 
 Kinds: those of bench/loadgen.py (outpatient, inpatient, pharmacy, pharmacy_code; for
-pharmacy_code every request's e-voucher code is issued first).
+pharmacy_code every request's e-voucher code is issued first). Several kinds take turns
+of ``--batch`` settlements, so that a drift of the machine's speed falls on each alike.
 
-Prints the service's CPU per settlement (process time / settlements). It isolates
+Prints the service's CPU per settlement (process time / settlements) and the WAL the
+server wrote per settlement (pg_stat_wal; ``--checkpoint`` starts the run just after one). It isolates
 what the app itself costs per request from the HTTP server and the event loop's
 queueing; `--profile` adds a cProfile table of the top functions.
 """
@@ -24,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -72,47 +76,53 @@ async def postmaster_of(url: str) -> int | None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("--kind", default="outpatient")
-    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--kind", default="outpatient", help="a kind, or several separated by commas")
+    parser.add_argument("-n", type=int, default=3000, help="settlements per kind")
+    parser.add_argument("--batch", type=int, default=100, help="several kinds: settlements per turn")
     parser.add_argument("--persons", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--checkpoint", action="store_true", help="CHECKPOINT after the warm-up")
     args = parser.parse_args()
+    kinds = args.kind.split(",")
     postmaster = await postmaster_of(args.url)
     os.environ["MEDSETTLE_DATABASE_URL"] = args.url
     os.environ.setdefault("MEDSETTLE_LOG_LEVEL", "WARNING")
     from app.main import create_app
 
     app = create_app()
-    templates = build_templates(
+    all_templates = build_templates(
         300, args.persons, seed=7, host="x", path="/v1/settlements", eid_width=20, key_width=20
-    )[args.kind]
-    requests = []
-    for t in templates:
-        head = t.head.split(b"\r\n")
-        headers = []
-        for line in head[1:]:
-            if b": " in line and not line.endswith(b": "):
-                name, value = line.split(b": ", 1)
-                headers.append((name.lower(), value))
-        requests.append((headers, t.mid[4:], t.tail, t.code_mid, t.person))
+    )
+    requests: dict[str, list[tuple[Any, ...]]] = {}
+    for kind in kinds:
+        requests[kind] = []
+        for t in all_templates[kind]:
+            head = t.head.split(b"\r\n")
+            headers = []
+            for line in head[1:]:
+                if b": " in line and not line.endswith(b": "):
+                    name, value = line.split(b": ", 1)
+                    headers.append((name.lower(), value))
+            requests[kind].append((headers, t.mid[4:], t.tail, t.code_mid, t.person))
     run_tag = uuid.uuid4().hex[:8]
     codes = itertools.count()  # each request its own code, issued below
 
     def code_of(i: int) -> bytes:
         return voucher_code(f"{run_tag}{i:010d}".encode())
 
-    if any(r[3] is not None for r in requests):  # e-voucher kinds: issue every request's code first
+    coded = [r for kind in kinds for r in requests[kind] if r[3] is not None]
+    if coded:  # e-voucher kinds: issue every request's code first (code i is for coded[i % len])
         import asyncpg
 
         from app.evouchers.codes import hash_code
 
         conn = await asyncpg.connect(args.url)
         try:
+            now = dt.datetime.now(dt.timezone.utc)
             await conn.copy_records_to_table(
                 "e_vouchers",
                 records=[
-                    (hash_code(code_of(i).decode()), requests[i % len(requests)][4],
-                     dt.datetime.now(dt.timezone.utc), dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+                    (hash_code(code_of(i).decode()), coded[i % len(coded)][4], now, now + dt.timedelta(days=1))
                     for i in range(args.n + 300)
                 ],
                 columns=["code_hash", "person_id", "issued_at", "expires_at"],
@@ -121,10 +131,16 @@ async def main() -> None:
         finally:
             await conn.close()
 
-    async def call(i: int) -> int:
-        headers, before, after, code_mid, _person = requests[i % len(requests)]
-        tag = uuid.uuid4().hex[:20].encode()
-        body = before + tag + after if code_mid is None else before + code_of(next(codes)) + code_mid + tag + after
+    async def call(kind: str, i: int) -> int:
+        if requests[kind][0][3] is None:
+            headers, before, after, _code_mid, _person = requests[kind][i % len(requests[kind])]
+            tag = uuid.uuid4().hex[:20].encode()
+            body = before + tag + after
+        else:
+            c = next(codes)
+            headers, before, after, code_mid, _person = coded[c % len(coded)]
+            tag = uuid.uuid4().hex[:20].encode()
+            body = before + code_of(c) + code_mid + tag + after
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
             "scheme": "http", "path": "/v1/settlements", "raw_path": b"/v1/settlements", "query_string": b"",
@@ -151,22 +167,65 @@ async def main() -> None:
         await app(scope, receive, send)
         return status
 
+    async def wal() -> tuple[int, int, int]:
+        """(records, full-page images, bytes) of WAL written so far by the whole server."""
+        import asyncpg
+
+        conn = await asyncpg.connect(args.url)
+        try:
+            row = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        finally:
+            await conn.close()
+        return int(row[0]), int(row[1]), int(row[2])
+
     async with app.router.lifespan_context(app):
-        for i in range(300):  # warm caches and prepared statements
-            await call(i)
+        for kind in kinds:
+            for i in range(300 // len(kinds)):  # warm caches and prepared statements
+                await call(kind, i)
+        if args.checkpoint:  # every run starts one checkpoint behind: comparable full-page images
+            import asyncpg
+
+            conn = await asyncpg.connect(args.url)
+            try:
+                await conn.execute("CHECKPOINT")
+            finally:
+                await conn.close()
+        # Several kinds take turns of --batch settlements, so that the machine's drift (a
+        # busy neighbour, a frequency change) falls on every kind alike; each kind's CPU,
+        # PostgreSQL's and WAL are summed over its own turns only.
+        batch = args.n if len(kinds) == 1 else args.batch
+        totals = {kind: [0.0, 0.0, 0.0, 0, 0, 0] for kind in kinds}  # cpu, pg, wall, records, fpi, bytes
+        statuses: dict[str, dict[int, int]] = {kind: {} for kind in kinds}
         prof = cProfile.Profile() if args.profile else None
-        wall, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu(postmaster)
-        if prof:
-            prof.enable()
-        statuses: dict[int, int] = {}
-        for i in range(args.n):
-            s = await call(i)
-            statuses[s] = statuses.get(s, 0) + 1
-        if prof:
-            prof.disable()
-        cpu, wall, pg = time.process_time() - cpu, time.perf_counter() - wall, postgres_cpu(postmaster) - pg
-        print(f"{args.kind}: {args.n} requests {statuses}; CPU {cpu / args.n * 1e6:.0f} µs/settlement, "
-              f"PostgreSQL {pg / args.n * 1e6:.0f} µs, wall {wall / args.n * 1e6:.0f} µs")
+        done = 0
+        while done < args.n:
+            for kind in kinds:
+                w0 = await wal()
+                pg0 = postgres_cpu(postmaster)
+                wall, cpu = time.perf_counter(), time.process_time()
+                if prof:
+                    prof.enable()
+                for i in range(done, min(done + batch, args.n)):
+                    s = await call(kind, i)
+                    statuses[kind][s] = statuses[kind].get(s, 0) + 1
+                if prof:
+                    prof.disable()
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                pg = postgres_cpu(postmaster) - pg0
+                w1 = await wal()
+                t = totals[kind]
+                t[0] += cpu
+                t[1] += pg
+                t[2] += wall
+                for j in range(3):
+                    t[3 + j] += w1[j] - w0[j]
+            done += batch
+        for kind in kinds:
+            cpu, pg, wall, records, fpi, wal_bytes = totals[kind]
+            n = args.n
+            print(f"{kind}: {n} requests {statuses[kind]}; CPU {cpu / n * 1e6:.0f} µs/settlement, "
+                  f"PostgreSQL {pg / n * 1e6:.0f} µs, wall {wall / n * 1e6:.0f} µs; "
+                  f"WAL {wal_bytes / n:.0f} bytes, {records / n:.1f} records, {fpi / n:.2f} full-page images")
         from app.settlement.metrics import PATHS
 
         paths = {

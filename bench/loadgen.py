@@ -60,8 +60,10 @@ KINDS = {
     # the same purchases, the patient identified by an e-voucher code 医保电子凭证 (one per request)
     "pharmacy_code": ("41", "pharmacy", 3),
 }
-#: Kinds whose requests carry a fresh e-voucher code (`voucher_code`) instead of a person id.
-CODE_KINDS = ("pharmacy_code",)
+#: Kinds whose requests carry a fresh e-voucher code (`voucher_code`) instead of a person id,
+#: and the kind whose purchases they repeat (template i of both: the same person, pharmacy,
+#: items and amounts), so that the two ways in are compared on the same work.
+CODE_KINDS = {"pharmacy_code": "pharmacy"}
 WORKLOADS = {
     "mix": ("outpatient", "inpatient", "pharmacy"),
     "outpatient": ("outpatient",),
@@ -138,7 +140,11 @@ def build_templates(
     today = dt.date.today()
     year_start = dt.date(today.year, 1, 1)
     out: dict[str, list[Template]] = {}
+    started: dict[str, object] = {}
     for kind, (med_type, inst_kind, n_items) in KINDS.items():
+        started[kind] = rng.getstate()
+        if kind in CODE_KINDS:
+            rng.setstate(started[CODE_KINDS[kind]])  # the same draws as the kind it repeats
         lst = out[kind] = []
         for _ in range(count):
             i = rng.randrange(persons)
@@ -420,8 +426,9 @@ class Generator:
         self.tag = tag
         self.counter = 0
         self.by_path: dict[str, dict[str, list[Template]]] = {}
-        #: phases prepared ahead (their e-voucher codes handed out), by (url, workload)
-        self.reserved: dict[tuple[str, str], Requests] = {}
+        #: phases prepared ahead (their e-voucher codes handed out), by (url, workload), in
+        #: the order they will run
+        self.reserved: dict[tuple[str, str], list[Requests]] = {}
         self.args = dict(count=templates, persons=persons, seed=seed, host=host)
 
     def requests(self, url: str, workload: str, expected: int) -> Requests:
@@ -463,13 +470,12 @@ def serve(args: argparse.Namespace) -> int:
         elif cmd.get("op") == "vouchers":
             assert gen is not None, "init first"
             req = gen.requests(cmd["url"], cmd["workload"], 10_000_000)
-            gen.reserved[(cmd["url"], cmd["workload"])] = req
+            gen.reserved.setdefault((cmd["url"], cmd["workload"]), []).append(req)
             reply = {"codes": req.vouchers(cmd["count"])}
         else:
             assert gen is not None, "init first"
-            req = gen.reserved.pop((cmd["url"], cmd["workload"]), None) or gen.requests(
-                cmd["url"], cmd["workload"], 10_000_000
-            )
+            ahead = gen.reserved.get((cmd["url"], cmd["workload"]))
+            req = ahead.pop(0) if ahead else gen.requests(cmd["url"], cmd["workload"], 10_000_000)
             reply = asyncio.run(
                 run_phase(cmd["url"], req, cmd["concurrency"], cmd["duration"], cmd.get("client", "raw"))
             )
