@@ -233,6 +233,8 @@ async def main() -> None:
             for metric in PATHS.collect() for s in metric.samples if s.name.endswith("_total") and s.value
         }
         print(f"paths (warm-up included): {paths}")
+        if prof and os.environ.get("PROFILE_OUT"):
+            prof.dump_stats(os.environ["PROFILE_OUT"])  # for pstats' callers and callees
         if prof:
             pstats.Stats(prof).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "35")))
 

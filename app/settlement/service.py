@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import asyncpg
-import orjson
 
 from app.engine.model import Encounter, FeeLine, Refusal, Settlement, SettlementContext
 from app.engine.settle import resolve_insutype
-from app.engine.snapshot import payload as engine_input_payload
 from app.engine.tiers import settle_with_tiers
 from app.evouchers.codes import hash_code, well_formed
 from app.evouchers.exceptions import EVoucherRefused, EVoucherUsed
@@ -32,6 +30,7 @@ from app.kit.ids import uuid7
 from app.persons.state import PersonState, load_person_state
 from app.reference.reader import PolicyVersion, ReferenceReader
 from app.settlement import rendering
+from app.settlement.engine_input import engine_input_json
 from app.settlement import repository as repo
 from app.settlement.exceptions import (
     EncounterAlreadySettled,
@@ -234,7 +233,7 @@ class SettlementService:
             ),
             diagnoses=list(request.diagnoses),
             # The engine's input but the accumulators: what a policy simulation replays.
-            engine_input=orjson.dumps(engine_input_payload(*inputs), default=str),
+            engine_input=engine_input_json(*inputs),
         )
 
     # ------------------------------------------------------------------ use cases

@@ -24,6 +24,8 @@ from app.engine.model import (
     SpecialDiseaseRegistration,
 )
 from app.engine.snapshot import payload, restore
+from app.settlement.engine_input import engine_input_json
+from tests.engine.casefile import build_inputs, case_files, load_case
 
 text = st.text(min_size=0, max_size=8)
 codes = st.text(alphabet="ABCDEFGHXYZ0123456789.", min_size=1, max_size=10)
@@ -122,3 +124,27 @@ def test_round_trip(encounter: Encounter, ctx: SettlementContext) -> None:
     assert rebuilt.accumulators == Accumulators()
     assert rebuilt.person == ctx.person
     assert back.context(None, Accumulators(), account_balance=Decimal("1.00")).person.account_balance == Decimal("1.00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(encounters, contexts)
+def test_settle_path_writes_the_same_bytes(encounter: Encounter, ctx: SettlementContext) -> None:
+    """The settle path's writer (`engine_input_json`, catalog texts remembered by identity)
+    stores exactly what ``orjson.dumps(payload, default=str)`` would, hit or miss."""
+    expected = orjson.dumps(payload(encounter, ctx), default=str)
+    assert engine_input_json(encounter, ctx) == expected
+    assert engine_input_json(encounter, ctx) == expected  # second time from the remembered texts
+    # One cached item under another code (the memo keys its text by the code as well).
+    items = [i for i in ctx.catalog.values() if i is not None]
+    if items:
+        moved = SettlementContext(
+            person=ctx.person, institution=ctx.institution, policy=None,
+            catalog={"OTHER" + code: item for code, item in zip(ctx.catalog, items)},
+        )
+        assert engine_input_json(encounter, moved) == orjson.dumps(payload(encounter, moved), default=str)
+
+
+def test_settle_path_writes_the_same_bytes_for_every_golden_case() -> None:
+    for path in case_files():
+        encounter, ctx = build_inputs(load_case(path))
+        assert engine_input_json(encounter, ctx) == orjson.dumps(payload(encounter, ctx), default=str), path.name
