@@ -61,7 +61,7 @@ class Settled:
 
 async def preview(conn: asyncpg.Connection, state: Any, request: SettlementRequest, caller: Caller) -> str:
     """预结算, as ``POST /v1/settlements/preview``."""
-    return rendering.preview_text(await settlement_pipeline(state).service.preview(conn, request, caller))
+    return rendering.preview_body(await settlement_pipeline(state).service.preview(conn, request, caller)).decode()
 
 
 async def settle(
@@ -71,14 +71,14 @@ async def settle(
     request's canonical JSON) as the body and ``key`` (the message's msgid) as the
     Idempotency-Key. The pipeline takes its own connection (``conn`` is not used)."""
     settled = await settlement_pipeline(state).settle(caller, key, raw)
-    return Settled(settled.settlement.response, settled.replayed)
+    return Settled(settled.settlement.response.decode(), settled.replayed)
 
 
 async def reverse(conn: asyncpg.Connection, state: Any, settlement_id: uuid.UUID, caller: Caller) -> str:
     """撤销, as ``POST /v1/settlements/{id}/reversal`` (a second reversal answers the same).
     Must run inside the caller's transaction."""
     reversal = await settlement_pipeline(state).service.reverse(conn, settlement_id, caller)
-    return rendering.stored_text(reversal.settlement)
+    return rendering.stored_body(reversal.settlement).decode()
 
 
 async def stored_settlement(
@@ -89,13 +89,13 @@ async def stored_settlement(
         stored = await settlement_pipeline(state).service.get(conn, settlement_id, caller)
     except SettlementNotFound:
         return None
-    return rendering.stored_text(stored)
+    return rendering.stored_body(stored).decode()
 
 
 async def settlement_for_key(conn: asyncpg.Connection, institution_code: str, key: str) -> str | None:
     """The response stored under this institution's idempotency key, if a settlement took it."""
     row = await settlement_repo.find_idempotent(conn, institution_code, key)
-    return None if row is None else row["response"]
+    return None if row is None else row["response"].decode()
 
 
 async def live_settlement_id(conn: asyncpg.Connection, institution_code: str, encounter_id: str) -> uuid.UUID | None:

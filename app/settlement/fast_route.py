@@ -42,7 +42,7 @@ async def serve_settle(scope: Scope, receive: Receive, send: Send) -> None:
     idempotency_key = check_idempotency_key(key_header)
     raw = await read_body(receive)
     settled = await settlement_pipeline(state).settle(caller, idempotency_key, raw)
-    await send_json(send, 201, settled.settlement.response.encode(), _REPLAYED if settled.replayed else (), scope)
+    await send_json(send, 201, settled.settlement.response, _REPLAYED if settled.replayed else (), scope)
 
 
 class SettleFastRoute:

@@ -85,9 +85,12 @@ def settlement_body(
     }
 
 
-def render(result: Settlement, **fields: Any) -> str:
-    """`settlement_body` as compact JSON text (orjson, non-ASCII as is)."""
-    return dumps(settlement_body(result, **fields))
+def render(result: Settlement, **fields: Any) -> bytes:
+    """`settlement_body` as compact UTF-8 JSON (orjson, non-ASCII as is). Bytes, not
+    text: they go to the socket and (as ``bytea``, decoded by the server) to the stored
+    column as they are; a ``str`` would be encoded twice for nothing (an inpatient
+    body is ≈ 11 kB, mostly CJK names: 4 % of its settlement's CPU, measured)."""
+    return orjson.dumps(settlement_body(result, **fields))
 
 
 def dumps(body: dict[str, Any]) -> str:
@@ -97,26 +100,26 @@ def dumps(body: dict[str, Any]) -> str:
 
 # The stored body always carries these two fields exactly so (rendered above, with the
 # status "settled" and no reversal): `with_status` relies on it, and a test checks it.
-_SETTLED = '"status":"settled"'
-_NOT_REVERSED = '"reversed_at":null'
+_SETTLED = b'"status":"settled"'
+_NOT_REVERSED = b'"reversed_at":null'
 
 
-def with_status(stored: str, status: str, reversed_at: dt.datetime | None) -> str:
+def with_status(stored: bytes, status: str, reversed_at: dt.datetime | None) -> bytes:
     """The stored settled body with the settlement's present status and reversal time."""
     if status == "settled":
         return stored
-    reversed_text = orjson.dumps(iso(reversed_at)).decode() if reversed_at else "null"
-    return stored.replace(_SETTLED, f'"status":{orjson.dumps(status).decode()}', 1).replace(
-        _NOT_REVERSED, f'"reversed_at":{reversed_text}', 1
+    reversed_text = orjson.dumps(iso(reversed_at)) if reversed_at else b"null"
+    return stored.replace(_SETTLED, b'"status":' + orjson.dumps(status), 1).replace(
+        _NOT_REVERSED, b'"reversed_at":' + reversed_text, 1
     )
 
 
-def stored_text(settlement: Any) -> str:
+def stored_body(settlement: Any) -> bytes:
     """A `StoredSettlement`'s body as served now: its present status and reversal time."""
     return with_status(settlement.response, settlement.status, settlement.reversed_at)
 
 
-def preview_text(previewed: Any) -> str:
+def preview_body(previewed: Any) -> bytes:
     """A `Previewed` as the preview's body: status "preview", no id, no settlement time."""
     return render(
         previewed.result,

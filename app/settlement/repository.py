@@ -40,7 +40,7 @@ LOCK_PERSON_SQL = lock_person_sql("$1")
 
 #: The settlement already stored under the request's (institution, Idempotency-Key):
 #: the optimistic path answers a retry from it without writing anything.
-_STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, s.response::text) FROM idempotency_keys k
+_STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, convert_to(s.response::text, 'UTF8')) FROM idempotency_keys k
    JOIN settlements s ON s.settlement_id = k.settlement_id
    WHERE k.institution_code = $5 AND k.key = $6) AS stored"""
 
@@ -167,7 +167,7 @@ async def claim_idempotency_key(
 
 async def find_idempotent(conn: asyncpg.Connection, institution_code: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT k.fingerprint, k.settlement_id, s.response::text AS response FROM idempotency_keys k "
+        "SELECT k.fingerprint, k.settlement_id, convert_to(s.response::text, 'UTF8') AS response FROM idempotency_keys k "
         "JOIN settlements s ON s.settlement_id = k.settlement_id "
         "WHERE k.institution_code = $1 AND k.key = $2",
         institution_code,
@@ -200,7 +200,7 @@ _SETTLEMENT_COLUMNS = (
 _SETTLEMENT_VALUES = (
     ":settlement_id, :institution_code, :person_id, :encounter_id, :insutype, :med_type, :encounter_date, "
     ":accumulation_year, :policy_region, :policy_insutype, :policy_effective_from, :cross_region, 'settled', "
-    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, :response::json, :diagnoses::text[], :engine_input"
+    ":settled_at, " + ", ".join(f":{name}::text::numeric" for name in TOTAL_FIELDS) + ", :referral_id, :e_voucher_hash, convert_from(:response, 'UTF8')::json, :diagnoses::text[], :engine_input"
 )
 
 
@@ -316,7 +316,7 @@ class SettlementRow:
     mark_policy: bool
     referral_id: uuid.UUID | None
     e_voucher_hash: bytes | None
-    response_json: str
+    response_json: bytes  # UTF-8 JSON, as sent (app.settlement.rendering)
     diagnoses: list[str]  # the encounter's ICD-10 codes as sent (active screening reads them)
     #: The engine's input but the accumulators (app/engine/snapshot.py), JSON bytes.
     engine_input: bytes | None = None
@@ -410,14 +410,14 @@ async def insert_settlement_optimistic(
 async def get_settlement_for_update(conn: asyncpg.Connection, settlement_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT settlement_id, institution_code, person_id, accumulation_year, status, reversed_at, "
-        "response::text AS response FROM settlements WHERE settlement_id = $1 FOR UPDATE",
+        "convert_to(response::text, 'UTF8') AS response FROM settlements WHERE settlement_id = $1 FOR UPDATE",
         settlement_id,
     )
 
 
 async def get_settlement(conn: asyncpg.Connection, settlement_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT settlement_id, institution_code, status, reversed_at, response::text AS response "
+        "SELECT settlement_id, institution_code, status, reversed_at, convert_to(response::text, 'UTF8') AS response "
         "FROM settlements WHERE settlement_id = $1",
         settlement_id,
     )

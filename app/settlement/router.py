@@ -42,7 +42,7 @@ async def get_service(request: Request) -> SettlementService:
 Service = Annotated[SettlementService, Depends(get_service)]
 
 
-def json_response(body: str, status: int, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: bytes, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -88,7 +88,7 @@ REFUSALS = [
 async def preview(
     body: SettlementRequest, principal: InstitutionPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return json_response(rendering.preview_text(await service.preview(conn, body, caller_of(principal))), 200)
+    return json_response(rendering.preview_body(await service.preview(conn, body, caller_of(principal))), 200)
 
 
 SETTLE_RESPONSES = problem_responses(
@@ -140,7 +140,7 @@ async def settle(caller: SettlementCaller, idempotency_key: IdempotencyKey, requ
 async def get_settlement(
     settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
-    return json_response(rendering.stored_text(await service.get(conn, settlement_id, caller_of(principal))), 200)
+    return json_response(rendering.stored_body(await service.get(conn, settlement_id, caller_of(principal))), 200)
 
 
 @router.post(
@@ -162,7 +162,7 @@ async def reverse(
     settlement_id: uuid.UUID, principal: InstitutionOrOpsPrincipal, conn: RawConnection, service: Service
 ) -> Response:
     reversal = await service.reverse(conn, settlement_id, caller_of(principal))
-    return json_response(rendering.stored_text(reversal.settlement), 201 if reversal.reversed_now else 200)
+    return json_response(rendering.stored_body(reversal.settlement), 201 if reversal.reversed_now else 200)
 
 
 @router.get(

@@ -61,7 +61,7 @@ class StoredSettlement:
     a replay answers these very bytes), and its present status."""
 
     settlement_id: uuid.UUID
-    response: str
+    response: bytes
     status: str = "settled"
     reversed_at: dt.datetime | None = None
 
