@@ -93,11 +93,6 @@ def render(result: Settlement, **fields: Any) -> bytes:
     return orjson.dumps(settlement_body(result, **fields))
 
 
-def dumps(body: dict[str, Any]) -> str:
-    """Compact JSON text. Money is already text here, so no number is formatted as a float."""
-    return orjson.dumps(body).decode()
-
-
 # The stored body always carries these two fields exactly so (rendered above, with the
 # status "settled" and no reversal): `with_status` relies on it, and a test checks it.
 _SETTLED = b'"status":"settled"'

@@ -41,11 +41,16 @@ def _pydantic(adapter: TypeAdapter, text: str) -> list[tuple[str, str]] | None:
     return None
 
 
-# Values with any exponent, trailing zeros included ("1.10000" has one place).
-texts = st.builds(
-    lambda digits, exponent, zeros: str(Decimal(digits).scaleb(exponent)) + ("0" * zeros if exponent < 0 else ""),
-    st.integers(1, 10**9), st.integers(-10, 3), st.integers(0, 3),
-)
+def _text(digits: int, exponent: int, zeros: int, scientific: bool) -> str:
+    """digits × 10^exponent as the client may write it: plainly, with ``zeros`` trailing
+    zeros after a decimal point ("1.10000" has one place), or in exponent form ("11E-1")."""
+    if scientific:
+        return f"{digits}E{exponent}"
+    plain = format(Decimal(digits).scaleb(exponent), "f")
+    return plain + ("" if "." in plain else ".") + "0" * zeros if zeros else plain
+
+
+texts = st.builds(_text, st.integers(1, 10**9), st.integers(-10, 3), st.integers(0, 3), st.booleans())
 
 
 @settings(max_examples=400, deadline=None)
@@ -72,6 +77,7 @@ def test_places_as_pydantic_checks_them(text: str) -> None:
         ("1", "1.1234567", [("decimal_max_places", "Decimal input should have no more than 6 decimal places")]),
         # A bound and the places both broken: the bound is what is reported (schemas.py).
         ("1000000.00001", "1", [("less_than_equal", "Input should be less than or equal to 100000")]),
+        ("-0.00001", "1", [("greater_than", "Input should be greater than 0")]),
     ],
 )
 def test_places_cases(qty: str, unit_price: str, expected: list[tuple[str, str]] | None) -> None:
