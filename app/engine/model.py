@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping
 
+from app.engine.records import replaces_init, slot_setters
+
 ZERO = Decimal("0")
 
 # Institution kinds 定点医药机构类型
@@ -361,6 +363,22 @@ class FeeLine:
     name: str | None = None
 
 
+# A fee line and its item result are built once a line: their __init__ is hand-written
+# (app/engine/records.py says why and checks it against the fields).
+_LINE_NO, _CODE, _QTY, _UNIT_PRICE, _NAME = slot_setters(FeeLine)
+
+
+@replaces_init(FeeLine)
+def _fee_line_init(
+    self: FeeLine, line_no: int, code: str, qty: Decimal, unit_price: Decimal, name: str | None = None
+) -> None:
+    _LINE_NO(self, line_no)
+    _CODE(self, code)
+    _QTY(self, qty)
+    _UNIT_PRICE(self, unit_price)
+    _NAME(self, name)
+
+
 @dataclass(frozen=True, slots=True)
 class Encounter:
     med_type: str
@@ -417,6 +435,32 @@ class ItemResult:
     pre_self_pay: Decimal  # 先行自付
     in_scope: Decimal  # 符合政策范围
     reason: str | None  # not_in_catalog | category_c | restricted
+
+
+(
+    _I_LINE_NO, _I_CODE, _I_NAME, _I_QTY, _I_UNIT_PRICE, _I_AMOUNT, _I_CATEGORY,
+    _I_SELF_PAY_FULL, _I_OVER_LIMIT, _I_PRE_SELF_PAY, _I_IN_SCOPE, _I_REASON,
+) = slot_setters(ItemResult)  # fmt: skip
+
+
+@replaces_init(ItemResult)
+def _item_result_init(
+    self: ItemResult, line_no: int, code: str, name: str | None, qty: Decimal, unit_price: Decimal,
+    amount: Decimal, category: str | None, self_pay_full: Decimal, over_limit: Decimal,
+    pre_self_pay: Decimal, in_scope: Decimal, reason: str | None,
+) -> None:  # fmt: skip
+    _I_LINE_NO(self, line_no)
+    _I_CODE(self, code)
+    _I_NAME(self, name)
+    _I_QTY(self, qty)
+    _I_UNIT_PRICE(self, unit_price)
+    _I_AMOUNT(self, amount)
+    _I_CATEGORY(self, category)
+    _I_SELF_PAY_FULL(self, self_pay_full)
+    _I_OVER_LIMIT(self, over_limit)
+    _I_PRE_SELF_PAY(self, pre_self_pay)
+    _I_IN_SCOPE(self, in_scope)
+    _I_REASON(self, reason)
 
 
 @dataclass(frozen=True, slots=True)
