@@ -55,7 +55,7 @@ def classify_line(
         reason = NOT_IN_CATALOG
     elif item.category == "C":
         reason = CATEGORY_C
-    elif not restriction_met(item.restriction, encounter, institution):
+    elif item.restriction is not None and not restriction_met(item.restriction, encounter, institution):
         reason = RESTRICTED
 
     if reason is not None:
@@ -75,8 +75,10 @@ def classify_line(
         )
 
     assert item is not None
-    unit = line.unit_price if item.price_cap is None else min(line.unit_price, item.price_cap)
-    capped = round2(line.qty * unit)
+    cap = item.price_cap
+    # Under its cap (or with none) the line's capped amount is its amount: the same product
+    # rounded the same way, not computed twice (a line of most encounters).
+    capped = amount if cap is None or line.unit_price <= cap else round2(line.qty * cap)
     over_limit = amount - capped
     pre_self_pay = round2(capped * item.self_pay_ratio) if item.category == "B" else ZERO2
     return ItemResult(
