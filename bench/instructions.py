@@ -10,6 +10,9 @@ move with the machine's speed (seen here: the same code's CPU per settlement mov
 ±30 % between runs minutes apart, the count of the same code by 0.1 %), so a change of a few per
 cent can be seen. It counts the app's process only, not PostgreSQL's, and not time spent
 waiting. Takes about a minute per 100 settlements of a 40-line inpatient encounter.
+
+Run one at a time against a database: two at once settle for the same persons, push each
+other onto the locked path and change each other's counts (seen: 6,068,532 instead of 5,769,094 per inpatient settlement, +5.2 %).
 """
 
 from __future__ import annotations
