@@ -6,7 +6,7 @@ call that finds the slot by name, ≈ 0.14 µs a field. A settlement builds two 
 objects a fee line (`FeeLine` from the request, `ItemResult` from §3), of 5 and 12
 fields: on a 40-line stay ≈ 110 µs, a tenth of the settlement's CPU in the app
 (measured, docs/performance.md). Those two classes get a hand-written ``__init__`` that
-stores through each slot's own descriptor (`slot_setters`), ≈ 40 % less. Everything
+stores through each slot's own descriptor (`slot_setters`), 30–40 % less. Everything
 else of the dataclass — equality, hashing, ``repr``, `dataclasses.replace`, the refusal
 of assignment afterwards — is untouched.
 
