@@ -94,8 +94,9 @@ async def voucher_attempt(
 
 
 def admission_arguments(now: dt.datetime) -> tuple[dt.datetime, int, int, int]:
-    """What ``e_voucher_gate`` takes besides the institution and the code's state, when a
-    settlement's own read decides the admission (app.settlement.repository.READ_BY_E_VOUCHER_SQL)."""
+    """What ``settlement_e_voucher_gate`` takes besides the institution, the key and the
+    code's state, when a settlement's own read decides the admission
+    (app.settlement.repository.READ_BY_E_VOUCHER_SQL)."""
     limiter = ratelimit.LIMITER
     return now, limiter.limit, limiter.window_seconds, ratelimit.STALE_SECONDS
 
@@ -103,9 +104,10 @@ def admission_arguments(now: dt.datetime) -> tuple[dt.datetime, int, int, int]:
 def admitted(
     institution_code: str, admitted: bool, attempt_id: int | None, retry_after: int | None
 ) -> ratelimit.Admission | None:
-    """What a settlement's read decided (``e_voucher_gate``): the attempt it reserved (for a
-    consumed or expired code), None when admitted without a reservation (a usable code),
-    or `429 too_many_attempts` (as `voucher_attempt` refuses one)."""
+    """What a settlement's read decided (``settlement_e_voucher_gate``, or its ``EXISTS``):
+    the attempt it reserved (for a consumed or expired code), None when admitted without a
+    reservation (a usable code), or `429 too_many_attempts` (as `voucher_attempt` refuses
+    one)."""
     if not admitted:
         FAILURES.labels("rate_limited").inc()
         log.warning("e_voucher_rate_limited", institution_code=institution_code, retry_after=retry_after)

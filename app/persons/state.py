@@ -74,12 +74,6 @@ BY_E_VOUCHER = (
 E_VOUCHER_COLUMNS = "v.expires_at AS voucher_expires_at, v.consumed_by IS NOT NULL AS voucher_used"
 
 
-def by_e_voucher_with(lateral: str) -> str:
-    """`BY_E_VOUCHER` with a caller's ``CROSS JOIN LATERAL`` (evaluated once, for the
-    code's row only: none when the code is unknown)."""
-    return BY_E_VOUCHER.replace(" WHERE ", f" CROSS JOIN LATERAL {lateral} WHERE ", 1)
-
-
 def select_person_state(source: str = BY_PERSON, extra_columns: str = "") -> str:
     """The read as SQL text, with a caller's extra columns (which may use ``$5`` on)."""
     extra = f",\n  {extra_columns}" if extra_columns else ""

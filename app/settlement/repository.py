@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.engine.model import ACCOUNT_BALANCE, TOTAL_FIELDS, Settlement
 from app.persons.state import (
     BY_PERSON,
+    BY_E_VOUCHER,
     E_VOUCHER_COLUMNS,
-    by_e_voucher_with,
     lock_person_sql,
     PersonState,
     next_state_version,
@@ -48,26 +48,26 @@ _STORED_COLUMN = """(SELECT ROW(k.fingerprint, k.settlement_id, convert_to(s.res
 #: `app.persons.state`) and the stored key, by person id or by e-voucher digest.
 READ_BY_PERSON_SQL = select_person_state(BY_PERSON, _STORED_COLUMN)
 #: By code, the e-voucher failure limiter's admission (app.evouchers.ratelimit) is decided in
-#: the same statement, only for a code that exists. ``lim`` counts the institution's live
-#: failures and attempts in flight (what ``e_voucher_admit`` would not forget); a usable code
-#: under the limit is admitted on that count alone, nothing written, no function called.
-#: ``e_voucher_gate`` (migration 0011) runs only for a consumed or expired code (a failure,
-#: unless the request replays the settlement that consumed it: it reserves the attempt,
-#: committed at once since the read is autocommitted, as the limiter's own connection would
-#: commit it) or when the institution is at its limit (it answers how long to wait).
-_RESERVE = (
-    "(v.consumed_by IS NOT NULL OR v.expires_at <= $8) AND NOT EXISTS "
-    "(SELECT 1 FROM idempotency_keys k WHERE k.institution_code = $5 AND k.key = $6)"
+#: the same statement, only for a code that exists. A usable code at an institution with no
+#: live failure and no attempt in flight (what ``e_voucher_admit`` would not forget) is
+#: admitted on that ``EXISTS`` alone: nothing written, no function called. Otherwise
+#: ``settlement_e_voucher_gate`` (migration 0014, over 0011's ``e_voucher_gate``) decides:
+#: under the limit it admits, at it it answers how long to wait, and for a consumed or
+#: expired code — a failure, unless the request replays the settlement that consumed it,
+#: which the function tells by the Idempotency-Key — it reserves the attempt, committed at
+#: once since the read is autocommitted, as the limiter's own connection would commit it.
+#: The key test sits in the function, not here, where it would be two sub-plans set up on
+#: every read and run on almost none (docs/performance.md, 2026-12-03).
+_FAILING = "(v.consumed_by IS NOT NULL OR v.expires_at <= $8)"
+_LIVE_ATTEMPTS = (
+    "EXISTS (SELECT 1 FROM e_voucher_attempts a WHERE a.institution_code = $7"
+    " AND (a.failed_at > $8::timestamptz - make_interval(secs => $10::integer)"
+    " OR (a.failed_at IS NULL AND a.started_at > $8::timestamptz - make_interval(secs => $11::integer))))"
 )
 READ_BY_E_VOUCHER_SQL = select_person_state(
-    by_e_voucher_with(
-        "(SELECT count(*) FILTER (WHERE a.failed_at > $8::timestamptz - make_interval(secs => $10::integer))"
-        " AS failures, count(*) FILTER (WHERE a.failed_at IS NULL"
-        " AND a.started_at > $8::timestamptz - make_interval(secs => $11::integer))"
-        " AS in_flight FROM e_voucher_attempts a WHERE a.institution_code = $7) AS lim"
-    ),
-    f"{E_VOUCHER_COLUMNS},\n  CASE WHEN lim.failures + lim.in_flight >= $9::integer OR ({_RESERVE})"
-    f" THEN e_voucher_gate($7, $8, $9, $10, $11, {_RESERVE}) END AS gate,\n  {_STORED_COLUMN}",
+    BY_E_VOUCHER,
+    f"{E_VOUCHER_COLUMNS},\n  CASE WHEN {_FAILING} OR {_LIVE_ATTEMPTS}"
+    f" THEN settlement_e_voucher_gate($7, $6, $8, $9, $10, $11, {_FAILING}) END AS gate,\n  {_STORED_COLUMN}",
 )
 
 
@@ -119,7 +119,7 @@ async def read_for_settlement(
         stored = (bytes(fingerprint), settlement_id, response)
     if voucher_hash is None:
         return OptimisticRead(person_state_from_row(row), stored)
-    gate = row["gate"]  # (admitted, attempt_id, retry_after) when e_voucher_gate ran
+    gate = row["gate"]  # (admitted, attempt_id, retry_after) when the gate function ran
     admitted, attempt_id, retry_after = (True, None, None) if gate is None else gate
     return OptimisticRead(
         person_state_from_row(row), stored, row["voucher_expires_at"], row["voucher_used"],
