@@ -12,7 +12,8 @@ cent can be seen. It counts the app's process only, not PostgreSQL's, and not ti
 waiting. Takes about a minute per 100 settlements of a 40-line inpatient encounter.
 
 Run one at a time against a database: two at once settle for the same persons, push each
-other onto the locked path and change each other's counts (seen: 6,068,532 instead of 5,769,094 per inpatient settlement, +5.2 %).
+other onto the locked path and change each other's counts (seen: 6,068,532 instead of
+5,769,094 instructions per inpatient settlement, +5.2 %).
 """
 
 from __future__ import annotations

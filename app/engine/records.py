@@ -30,15 +30,11 @@ def _plain_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__}: for frozen dataclasses with slots")
     if hasattr(cls, "__post_init__"):
-        raise TypeError(
-            f"{cls.__name__}: a hand-written __init__ would not call __post_init__"
-        )
+        raise TypeError(f"{cls.__name__}: a hand-written __init__ would not call __post_init__")
     fields = dataclasses.fields(cls)
     for f in fields:
         if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
-            raise TypeError(
-                f"{cls.__name__}.{f.name}: only plain fields (no factory, keyword-only or init=False)"
-            )
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields (no factory, keyword-only or init=False)")
     return fields
 
 
@@ -57,20 +53,11 @@ def replaces_init(cls: type) -> Callable[[Callable[..., None]], Callable[..., No
         code = init.__code__
         names = code.co_varnames[1 : code.co_argcount]
         if code.co_varnames[:1] != ("self",) or names != tuple(f.name for f in fields):
-            raise TypeError(
-                f"{cls.__name__}: __init__ takes {names}, the fields are {[f.name for f in fields]}"
-            )
-        defaults = tuple(
-            f.default for f in fields if f.default is not dataclasses.MISSING
-        )
-        if (
-            (init.__defaults__ or ()) != defaults
-            or code.co_kwonlyargcount
-            or code.co_flags & 0x0C
-        ):
-            raise TypeError(
-                f"{cls.__name__}: __init__'s defaults are not the fields' {defaults}"
-            )
+            raise TypeError(f"{cls.__name__}: __init__ takes {names}, the fields are {[f.name for f in fields]}")
+        defaults = tuple(f.default for f in fields if f.default is not dataclasses.MISSING)
+        # 0x0C: CO_VARARGS | CO_VARKEYWORDS (*args, **kwargs)
+        if (init.__defaults__ or ()) != defaults or code.co_kwonlyargcount or code.co_flags & 0x0C:
+            raise TypeError(f"{cls.__name__}: __init__'s defaults are not the fields' {defaults}")
         init.__qualname__ = f"{cls.__qualname__}.__init__"
         cls.__init__ = init  # type: ignore[misc]
         return init

@@ -160,6 +160,33 @@ async def test_429_after_too_many_failures(wallet, pharmacy, pharmacy2, world, c
 
 
 @pytest.mark.asyncio
+async def test_a_usable_code_settles_while_the_institution_has_failures_under_its_limit(
+    wallet, pharmacy, world, clock, fresh_limiter
+):
+    """With a live failure at the institution the read calls the gate function (it does not
+    for an institution without any); under the limit the gate admits, reserves nothing, and
+    the code settles on the optimistic path."""
+    assert fresh_limiter.limit >= 3
+    await add_person(world, "R1")
+    code = (await issue(wallet, "R1"))["code"]
+    for i in range(fresh_limiter.limit - 1):  # one place left
+        problem(await settle(pharmacy, purchase(new_code(), encounter_id=f"G{i}"), f"g-{i}"), 422, "e_voucher_invalid")
+    optimistic_before = await metric(pharmacy, "medsettle_settlement_paths_total", path="optimistic", reason="none")
+    r = await settle(pharmacy, purchase(code), "real")
+    assert r.status_code == 201, r.text
+    assert await metric(pharmacy, "medsettle_settlement_paths_total", path="optimistic", reason="none") == optimistic_before + 1
+    # Nothing reserved and nothing counted: the failures are the guesses', no attempt is left in flight.
+    assert await fresh_limiter.failures(pharmacy.institution_code, clock()) == fresh_limiter.limit - 1
+    assert await world.fetchval(
+        "SELECT count(*) FROM e_voucher_attempts WHERE institution_code = $1 AND failed_at IS NULL",
+        pharmacy.institution_code,
+    ) == 0
+    # The last place is still there: one more wrong guess is refused as a guess, not as 429.
+    problem(await settle(pharmacy, purchase(new_code(), encounter_id="last"), "g-last"), 422, "e_voucher_invalid")
+    problem(await settle(pharmacy, purchase(new_code(), encounter_id="over"), "g-over"), 429, "too_many_attempts")
+
+
+@pytest.mark.asyncio
 async def test_a_replay_is_not_an_attempt(wallet, pharmacy, world, clock, fresh_limiter):
     """Replaying the settlement that consumed a code needs no lookup: not refused, not counted,
     not blocked by a lock-out, and still answered after the code expired."""
